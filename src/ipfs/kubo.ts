@@ -1,0 +1,173 @@
+import http from 'node:http'
+import https from 'node:https'
+import { randomBytes } from 'node:crypto'
+import type { CID } from 'multiformats/cid'
+import { IntegrityError, IpcrError, UnavailableError } from '../errors.js'
+import { tee } from '../util/tee.js'
+import type { IpfsBackend } from './backend.js'
+import { cidOf, cidText, parseCid } from './cid.js'
+import { kuboAddParams } from './profile.js'
+
+/** kubo answered, but with an error of its own (bad argument, block not found, ...). */
+export class KuboError extends IpcrError {}
+
+/** kubo's add gave a CID other than ours: the repo's Import settings differ from the defaults. */
+export class CidMismatchError extends IpcrError {}
+
+interface KuboReply { status: number; headers: http.IncomingHttpHeaders; body: AsyncIterable<Uint8Array>; trailers(): http.IncomingHttpHeaders }
+
+/**
+ * A small kubo RPC client on node:http. Not fetch: undici buffers a streamed request body to replay
+ * redirects, and blobs can be gigabytes (wire-format.md §2). Every call is a POST with no Origin header.
+ */
+export class KuboClient implements IpfsBackend {
+  readonly description: string
+  private readonly agent: http.Agent
+
+  constructor(readonly baseUrl: string) {
+    this.description = `kubo at ${baseUrl}`
+    const Agent = baseUrl.startsWith('https:') ? https.Agent : http.Agent
+    this.agent = new Agent({ keepAlive: true, maxSockets: 16 })
+  }
+
+  /** Probe the daemon; resolves to its version string, or rejects with UnavailableError. */
+  async version(timeoutMs = 3000): Promise<string> {
+    const reply = await this.call('version', {}, { timeoutMs })
+    const v = JSON.parse((await collect(reply.body)).toString('utf8')) as { Version?: string }
+    return v.Version ?? 'unknown'
+  }
+
+  async add(bytes: AsyncIterable<Uint8Array>, options: { signal?: AbortSignal } = {}): Promise<CID> {
+    const { branches: [forUs, forKubo], cancel } = tee(bytes)
+    const boundary = `ipcr-${randomBytes(12).toString('hex')}`
+    const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="blob"\r\nContent-Type: application/octet-stream\r\n\r\n`)
+    const tail = Buffer.from(`\r\n--${boundary}--\r\n`)
+    async function* body(): AsyncGenerator<Uint8Array> {
+      yield head
+      yield* forKubo
+      yield tail
+    }
+    const ours = cidOf(forUs)
+    const theirs = this.call('add', { ...kuboAddParams, progress: 'false', quieter: 'true' }, {
+      body: body(), contentType: `multipart/form-data; boundary=${boundary}`, signal: options.signal,
+    }).then(async (reply) => {
+      let hash: string | undefined
+      for await (const line of ndjson(reply.body)) {
+        const l = line as { Hash?: string; Message?: string }
+        if (l.Message !== undefined && l.Hash === undefined) throw new KuboError(`kubo add failed: ${l.Message}`)
+        if (l.Hash !== undefined) hash = l.Hash
+      }
+      streamError(reply, 'add')
+      if (hash === undefined) throw new KuboError('kubo add returned no CID')
+      return parseCid(hash)
+    })
+    const [local, remote] = await Promise.all([
+      ours.catch((e: unknown) => { cancel(e); throw e }),
+      theirs.catch((e: unknown) => { cancel(e); throw e }),
+    ])
+    if (!local.equals(remote)) {
+      throw new CidMismatchError(
+        `kubo at ${this.baseUrl} gave CID ${cidText(remote)} where the default UnixFS profile gives ${cidText(local)}: ` +
+        'its Import settings are not the defaults (check `ipfs config Import`, e.g. a unixfs-v1-2025 profile); ' +
+        'reset them with `ipfs config --json Import {}` so CIDs match ctr-remote and other nodes')
+    }
+    return local
+  }
+
+  async *cat(cid: CID, options: { offset?: number; length?: number; signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
+    const args: Record<string, string> = { arg: `/ipfs/${cidText(cid)}` }
+    if (options.offset !== undefined) args.offset = String(options.offset)
+    if (options.length !== undefined) args.length = String(options.length)
+    const reply = await this.call('cat', args, { signal: options.signal })
+    yield* reply.body
+    streamError(reply, `cat ${cidText(cid)}`)
+  }
+
+  /** POST /api/v0/<cmd>; rejects with UnavailableError when kubo cannot be reached, KuboError on its own errors. */
+  async call(cmd: string, args: Record<string, string | string[]>, options: {
+    body?: AsyncIterable<Uint8Array>; contentType?: string; signal?: AbortSignal | undefined; timeoutMs?: number
+  } = {}): Promise<KuboReply> {
+    const url = new URL(`${this.baseUrl}/api/v0/${cmd}`)
+    for (const [k, v] of Object.entries(args)) for (const x of Array.isArray(v) ? v : [v]) url.searchParams.append(k, x)
+    const mod = url.protocol === 'https:' ? https : http
+    const headers: http.OutgoingHttpHeaders = {}
+    if (options.body) { headers['content-type'] = options.contentType ?? 'application/octet-stream'; headers['transfer-encoding'] = 'chunked' }
+    return await new Promise<KuboReply>((resolve, reject) => {
+      const req = mod.request(url, { method: 'POST', agent: this.agent, headers, signal: options.signal })
+      const unreachable = (err: Error): UnavailableError =>
+        new UnavailableError(`kubo at ${this.baseUrl} ${options.body ? 'stopped answering during' : 'did not answer'} ${cmd}: ${err.message} (is \`ipfs daemon\` running? set --ipfs-api or IPFS_PATH)`, { cause: err })
+      let settled = false
+      const fail = (err: Error): void => { if (!settled) { settled = true; reject(err) } }
+      if (options.timeoutMs !== undefined) req.setTimeout(options.timeoutMs, () => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)))
+      req.on('error', (err) => fail(err instanceof IpcrError ? err : unreachable(err)))
+      req.on('response', (res) => {
+        const status = res.statusCode ?? 0
+        if (status >= 200 && status < 300) {
+          settled = true
+          res.on('error', () => { /* surfaced through the body iterator */ })
+          resolve({ status, headers: res.headers, body: guardBody(res, unreachable), trailers: () => res.trailers })
+          return
+        }
+        collect(res).then((b) => {
+          let message = b.toString('utf8').trim()
+          try { message = (JSON.parse(message) as { Message?: string }).Message ?? message } catch { /* plain text */ }
+          fail(new KuboError(`kubo ${cmd} failed (HTTP ${status}): ${message}`))
+        }, (err: Error) => fail(unreachable(err)))
+      })
+      if (!options.body) { req.end(); return }
+      void (async () => {
+        try {
+          for await (const chunk of options.body!) {
+            if (!req.write(chunk)) await new Promise<void>((r, j) => { req.once('drain', r); req.once('close', () => j(new Error('connection closed'))) })
+          }
+          req.end()
+        } catch (err) {
+          req.destroy(err as Error)
+          fail(err instanceof IpcrError ? err : unreachable(err as Error))
+        }
+      })()
+    })
+  }
+
+  async close(): Promise<void> {
+    this.agent.destroy()
+  }
+}
+
+async function* guardBody(res: http.IncomingMessage, unreachable: (e: Error) => Error): AsyncGenerator<Uint8Array> {
+  try {
+    for await (const chunk of res) yield chunk as Buffer
+  } catch (err) {
+    throw err instanceof IpcrError ? err : unreachable(err as Error)
+  }
+  if (!res.complete) throw unreachable(new Error('reply ended early'))
+}
+
+/** kubo reports errors that happen after the reply started in an X-Stream-Error trailer. */
+function streamError(reply: KuboReply, what: string): void {
+  const err = reply.trailers()['x-stream-error']
+  if (typeof err === 'string' && err !== '') {
+    if (/not found|no link named|could not find/i.test(err)) throw new KuboError(`kubo ${what}: ${err}`)
+    throw new IntegrityError(`kubo ${what}: ${err}`)
+  }
+}
+
+async function collect(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Uint8Array[] = []
+  for await (const c of body) parts.push(c)
+  return Buffer.concat(parts)
+}
+
+async function* ndjson(body: AsyncIterable<Uint8Array>): AsyncGenerator<unknown> {
+  let rest = ''
+  for await (const chunk of body) {
+    rest += Buffer.from(chunk).toString('utf8')
+    let nl: number
+    while ((nl = rest.indexOf('\n')) >= 0) {
+      const line = rest.slice(0, nl).trim()
+      rest = rest.slice(nl + 1)
+      if (line !== '') yield JSON.parse(line)
+    }
+  }
+  if (rest.trim() !== '') yield JSON.parse(rest)
+}
