@@ -31,7 +31,7 @@ export function digestHex(d: Digest): string {
 export async function* verifyStream(
   expected: { digest: Digest; size: number },
   source: AsyncIterable<Uint8Array>,
-  what = expected.digest,
+  what: string = expected.digest,
 ): AsyncGenerator<Uint8Array> {
   const hash: Hash = createHash('sha256')
   let seen = 0

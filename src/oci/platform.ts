@@ -62,13 +62,23 @@ export function formatPlatform(p: Platform): string {
 }
 
 /**
- * Does `candidate` satisfy `wanted`? Strict as containerd's platforms.Only/OnlyStrict for the host:
- * same OS and architecture; a variant must match when both name one.
+ * Does `candidate` satisfy `wanted`? Exact after normalisation, as containerd's platforms.Ordered and
+ * DefaultStrict (what ctr-remote uses): same OS, architecture and variant.
  */
 export function platformMatches(wanted: Platform, candidate: Platform | undefined): boolean {
   if (candidate === undefined) return false
   const w = normalizePlatform(wanted)
   const c = normalizePlatform(candidate)
-  if (w.os !== c.os || w.architecture !== c.architecture) return false
-  return w.variant === undefined || c.variant === undefined || w.variant === c.variant
+  return w.os === c.os && w.architecture === c.architecture && (w.variant ?? '') === (c.variant ?? '')
+}
+
+/** Which manifests of an index to keep: every one, or those matching any listed platform. */
+export type PlatformSelection = { all: true } | { all: false; only: Platform[] }
+
+export function selectsPlatform(sel: PlatformSelection, candidate: Platform | undefined): boolean {
+  return sel.all || sel.only.some((p) => platformMatches(p, candidate))
+}
+
+export function describeSelection(sel: PlatformSelection): string {
+  return sel.all ? 'all platforms' : sel.only.map(formatPlatform).join(', ')
 }

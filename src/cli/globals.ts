@@ -1,0 +1,14 @@
+/** Options every command can take, as ctr has them, plus where kubo is. */
+export interface GlobalOptions {
+  address: string
+  namespace: string
+  ipfsApi?: string | undefined
+  debug: boolean
+}
+
+/** What a command hands back: the text for stdout, or the same result as JSON with --json. */
+export interface CommandResult {
+  text?: string
+  json?: unknown
+  exitCode?: number
+}

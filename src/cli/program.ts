@@ -1,0 +1,90 @@
+import { Command, CommanderError, Option } from 'commander'
+import { IpcrError, UsageError } from '../errors.js'
+import type { CommandResult, GlobalOptions } from './globals.js'
+import { log } from './log.js'
+
+type Run = (args: string[], opts: Record<string, unknown>, globals: GlobalOptions) => Promise<CommandResult>
+
+/** Lazy-load a command module when (and only when) it runs, so `ipcr --help` stays fast. */
+function lazy(load: () => Promise<{ run: Run }>) {
+  return async function (this: Command, ...params: unknown[]): Promise<void> {
+    const cmd = params[params.length - 1] as Command
+    const opts = cmd.opts()
+    const globals = cmd.optsWithGlobals() as unknown as GlobalOptions
+    log.debugEnabled = globals.debug
+    const { run } = await load()
+    const result = await run(cmd.args, opts, globals)
+    if (opts.json === true && result.json !== undefined) process.stdout.write(`${JSON.stringify(result.json, null, 2)}\n`)
+    else if (result.text !== undefined && result.text !== '') process.stdout.write(result.text.endsWith('\n') ? result.text : `${result.text}\n`)
+    if (result.exitCode !== undefined) process.exitCode = result.exitCode
+  }
+}
+
+function parseBool(name: string) {
+  return (value: string | undefined): boolean => {
+    if (value === undefined || value === 'true' || value === '1') return true
+    if (value === 'false' || value === '0') return false
+    throw new UsageError(`--${name} takes true or false, not "${value}"`)
+  }
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+
+export function buildProgram(): Command {
+  const program = new Command('ipcr')
+    .description('Move OCI container images through IPFS: push, pull lazily and run them with containerd')
+    .version('0.1.0')
+    .addOption(new Option('-a, --address <path>', 'containerd socket').env('CONTAINERD_ADDRESS').default('/run/containerd/containerd.sock'))
+    .addOption(new Option('-n, --namespace <ns>', 'containerd namespace').env('CONTAINERD_NAMESPACE').default('default'))
+    .addOption(new Option('--ipfs-api <multiaddr|url>', 'kubo RPC API (default: the api file in $IPFS_PATH, else ~/.ipfs; no kubo: the embedded store)'))
+    .option('--debug', 'print debug logs and stacks', false)
+    .showHelpAfterError(false)
+    .configureOutput({ outputError: (str, write) => write(`ipcr: ${str.replace(/^error: /, '').trim()}\n`) })
+    .exitOverride()
+
+  const image = program.command('image').alias('i').description('manage images').exitOverride()
+
+  image.command('ipfs-push')
+    .description('push an image to IPFS as an IPFS-enabled image; prints the CID of its root descriptor')
+    .argument('<image>', 'containerd image NAME, oci-layout:DIR[:TAG] or docker-archive:FILE[:REF]')
+    .addOption(new Option('--estargz [bool]', 'convert layers to eStargz (--estargz=false keeps them as they are)').argParser(parseBool('estargz')).default(true))
+    .option('--platform <platform>', 'push only this platform (repeatable; default: this host only)', collect)
+    .option('--all-platforms', 'push every platform', false)
+    .option('--json', 'print a machine-readable result', false)
+    .addHelpText('after', '\nExamples:\n  ipcr i ipfs-push --estargz=false docker.io/library/alpine:3.20\n  CID=$(ipcr i ipfs-push oci-layout:./build/image:latest)')
+    .exitOverride()
+    .action(lazy(() => import('../commands/image-ipfs-push.js')))
+
+  const ipfs = program.command('ipfs').description('IPFS helpers').exitOverride()
+  ipfs.command('cid')
+    .description('print the CID kubo would give a file (ipfs add --cid-version=1 with default settings), computed locally')
+    .argument('<file>', 'a file, or - for standard input')
+    .exitOverride()
+    .action(lazy(() => import('../commands/ipfs-cid.js')))
+
+  return program
+}
+
+/** Run the CLI; resolves to the exit code. Every failure becomes one line on stderr. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram()
+  try {
+    await program.parseAsync(argv)
+    return typeof process.exitCode === 'number' ? process.exitCode : 0
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version "fail" with exit code 0; real usage errors were already printed by commander.
+      return err.exitCode === 0 ? 0 : 2
+    }
+    const debug = argv.includes('--debug')
+    if (err instanceof IpcrError) {
+      process.stderr.write(`ipcr: ${err.message}\n`)
+      if (debug && err.stack) process.stderr.write(`${err.stack}\n`)
+      return err.exitCode
+    }
+    const e = err as Error
+    process.stderr.write(`ipcr: unexpected error: ${e?.message ?? String(err)}${debug ? '' : ' (run with --debug for details)'}\n`)
+    if (debug && e?.stack) process.stderr.write(`${e.stack}\n`)
+    return 1
+  }
+}

@@ -1,0 +1,44 @@
+import type { Ora } from 'ora'
+import { shortDigest } from '../oci/descriptor.js'
+import type { PushEvent } from '../push/events.js'
+
+function mib(n: number): string {
+  return `${(n / (1 << 20)).toFixed(1)} MiB`
+}
+
+/**
+ * Renders push events: on a terminal a live spinner naming the blobs in flight with their bytes,
+ * persisting one line per finished blob; otherwise one plain line per blob, for logs and CI.
+ */
+export async function pushProgress(stream: NodeJS.WriteStream = process.stderr): Promise<{ onEvent(e: PushEvent): void; stop(): void }> {
+  if (!stream.isTTY) {
+    return {
+      onEvent(e) {
+        if (e.type === 'blob-done') stream.write(`added ${shortDigest(e.desc)}... ${e.desc.mediaType} ipfs://${e.cid}\n`)
+      },
+      stop() { /* nothing live */ },
+    }
+  }
+  const { default: ora } = await import('ora')
+  const spinner: Ora = ora({ stream, text: 'pushing' }).start()
+  const active = new Map<string, { size: number; bytes: number }>()
+  let done = 0
+  const render = (): void => {
+    const parts = [...active.entries()].slice(0, 4).map(([d, p]) => `${d.slice(7, 19)} ${mib(p.bytes)}/${mib(p.size)}`)
+    spinner.text = `pushing: ${done} added${parts.length ? `, ${parts.join('  ')}` : ''}`
+  }
+  return {
+    onEvent(e) {
+      if (e.type === 'blob-start') active.set(e.desc.digest, { size: e.desc.size, bytes: 0 })
+      else if (e.type === 'blob-progress') { const p = active.get(e.desc.digest); if (p) p.bytes = e.bytes }
+      else {
+        active.delete(e.desc.digest)
+        done++
+        spinner.stopAndPersist({ symbol: '✔', text: `${shortDigest(e.desc)}... ${e.desc.mediaType} ipfs://${e.cid}` })
+        spinner.start()
+      }
+      render()
+    },
+    stop() { spinner.stop() },
+  }
+}

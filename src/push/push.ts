@@ -1,0 +1,142 @@
+import { NotFoundError, withContext } from '../errors.js'
+import type { IpfsBackend } from '../ipfs/backend.js'
+import { cidText } from '../ipfs/cid.js'
+import { type Descriptor, shortDigest } from '../oci/descriptor.js'
+import { readAll, sha256Digest, verifyStream } from '../oci/digest.js'
+import { marshalDescriptor, marshalIndex, marshalManifest, parseIndex, parseManifest, type Manifest } from '../oci/manifest.js'
+import { isIndex, isManifest, toOciMediaType } from '../oci/media-types.js'
+import { describeSelection, formatPlatform, selectsPlatform, type PlatformSelection } from '../oci/platform.js'
+import type { ImageSource } from '../oci/store.js'
+import { limit } from '../util/limit.js'
+import { once } from '../util/once.js'
+import type { PushEvent, PushedBlob } from './events.js'
+
+/**
+ * Turns one layer into another before it is added (eStargz conversion). Returns undefined to keep the
+ * layer as it is. `diffIds` maps old diff IDs to new ones so the config can be rewritten.
+ */
+export type LayerConverter = (layer: Descriptor, source: ImageSource) => Promise<ConvertedLayer | undefined>
+
+export interface ConvertedLayer {
+  desc: Descriptor
+  bytes: () => AsyncIterable<Uint8Array>
+  oldDiffId: string
+  newDiffId: string
+}
+
+export interface PushOptions {
+  platforms: PlatformSelection
+  /** Blobs added at once; layers are where the time goes. */
+  concurrency?: number
+  convertLayer?: LayerConverter
+  /** Rewrite a config whose diff_ids changed; given the original bytes and the old->new map. */
+  rewriteConfig?: (config: Uint8Array, diffIds: ReadonlyMap<string, string>) => Uint8Array
+  onEvent?: (event: PushEvent) => void
+}
+
+export interface PushResult {
+  /** The CID of the root descriptor JSON: what ipfs-push prints. */
+  rootCid: string
+  root: Descriptor
+  blobs: PushedBlob[]
+}
+
+/** Manifests and indexes are read whole; refuse absurd size claims rather than allocate them. */
+const maxJsonSize = 16 << 20
+
+/**
+ * Make an image IPFS-enabled, bottom-up as containerd's converter walks it for ctr-remote:
+ * every blob is added, every descriptor gains `urls: ["ipfs://<CID>"]` and OCI media types,
+ * manifests and indexes are re-serialised (Go JSON) and added, and finally the root descriptor.
+ */
+export async function pushImage(source: ImageSource, ipfs: IpfsBackend, options: PushOptions): Promise<PushResult> {
+  const emit = options.onEvent ?? (() => undefined)
+  const run = limit(options.concurrency ?? 4)
+  const added = new Map<string, Promise<string>>()
+  const blobs: PushedBlob[] = []
+
+  /** Add bytes once per digest (a layer shared by two manifests is added once). */
+  function addOnce(desc: Descriptor, bytes: () => AsyncIterable<Uint8Array>): Promise<string> {
+    let p = added.get(desc.digest)
+    if (!p) {
+      p = run(async () => {
+        emit({ type: 'blob-start', desc })
+        let seen = 0
+        async function* counted(): AsyncGenerator<Uint8Array> {
+          for await (const chunk of verifyStream(desc, bytes(), `${shortDigest(desc)} (${desc.mediaType})`)) {
+            seen += chunk.byteLength
+            emit({ type: 'blob-progress', desc, bytes: seen })
+            yield chunk
+          }
+        }
+        const cid = cidText(await withContext(`adding ${desc.digest}`, () => ipfs.add(counted())))
+        blobs.push({ mediaType: toOciMediaType(desc.mediaType), digest: desc.digest, size: desc.size, cid })
+        emit({ type: 'blob-done', desc, cid })
+        return cid
+      })
+      added.set(desc.digest, p)
+    }
+    return p
+  }
+
+  const withUrl = (desc: Descriptor, cid: string): Descriptor => ({ ...desc, mediaType: toOciMediaType(desc.mediaType), urls: [`ipfs://${cid}`] })
+
+  async function readJson(desc: Descriptor): Promise<Buffer> {
+    if (desc.size > maxJsonSize) throw new NotFoundError(`${desc.digest}: a ${desc.mediaType} of ${desc.size} bytes is too large to be real`)
+    return readAll(verifyStream(desc, source.blob(desc), `${shortDigest(desc)} (${desc.mediaType})`))
+  }
+
+  async function addJson(desc: Descriptor, json: string): Promise<Descriptor> {
+    const bytes = Buffer.from(json)
+    const next: Descriptor = { ...desc, digest: sha256Digest(bytes), size: bytes.length }
+    return withUrl(next, await addOnce(next, () => once(bytes)))
+  }
+
+  async function pushManifest(desc: Descriptor): Promise<Descriptor> {
+    const m: Manifest = parseManifest(await readJson(desc), `manifest ${desc.digest}`)
+    const diffIds = new Map<string, string>()
+    const layers = m.layers === null ? null : await Promise.all(m.layers.map(async (layer) => {
+      const converted = options.convertLayer ? await options.convertLayer(layer, source) : undefined
+      if (converted) {
+        if (converted.oldDiffId !== converted.newDiffId) diffIds.set(converted.oldDiffId, converted.newDiffId)
+        return withUrl(converted.desc, await addOnce(converted.desc, converted.bytes))
+      }
+      return withUrl(layer, await addOnce(layer, () => source.blob(layer)))
+    }))
+    let config = m.config
+    let configBytes: () => AsyncIterable<Uint8Array> = () => source.blob(m.config)
+    if (diffIds.size > 0 && options.rewriteConfig) {
+      const rewritten = Buffer.from(options.rewriteConfig(await readJson(m.config), diffIds))
+      config = { ...m.config, digest: sha256Digest(rewritten), size: rewritten.length }
+      configBytes = () => once(rewritten)
+    }
+    const newConfig = withUrl(config, await addOnce(config, configBytes))
+    const out: Manifest = { ...m, config: newConfig, layers }
+    if (m.mediaType !== undefined) out.mediaType = toOciMediaType(m.mediaType)
+    return addJson(desc, marshalManifest(out))
+  }
+
+  async function pushIndex(desc: Descriptor): Promise<Descriptor> {
+    const index = parseIndex(await readJson(desc), `index ${desc.digest}`)
+    const all = index.manifests ?? []
+    // As containerd's converter: entries without a platform are kept; the rest must match the selection.
+    const kept = all.filter((m) => m.platform === undefined || selectsPlatform(options.platforms, m.platform))
+    if (all.length > 0 && kept.length === 0) {
+      const available = [...new Set(all.map((m) => (m.platform ? formatPlatform(m.platform) : 'unknown')))].join(', ')
+      throw new NotFoundError(`no manifest in ${source.location} matches ${describeSelection(options.platforms)} (it has: ${available}); choose with --platform or --all-platforms`)
+    }
+    const manifests = await Promise.all(kept.map((m) => pushAny(m)))
+    return addJson(desc, marshalIndex({ ...index, ...(index.mediaType !== undefined ? { mediaType: toOciMediaType(index.mediaType) } : {}), manifests }))
+  }
+
+  function pushAny(desc: Descriptor): Promise<Descriptor> {
+    if (isIndex(desc.mediaType)) return pushIndex(desc)
+    if (isManifest(desc.mediaType)) return pushManifest(desc)
+    return addOnce(desc, () => source.blob(desc)).then((cid) => withUrl(desc, cid))
+  }
+
+  const root = await pushAny(await source.root())
+  const rootJson = Buffer.from(marshalDescriptor(root))
+  const rootCid = cidText(await ipfs.add(once(rootJson)))
+  return { rootCid, root, blobs }
+}
