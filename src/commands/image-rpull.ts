@@ -1,0 +1,49 @@
+import type { CommandResult, GlobalOptions } from '../cli/globals.js'
+import { log } from '../cli/log.js'
+import { pullProgress } from '../cli/pull-progress.js'
+import { ContainerdClient } from '../containerd/client.js'
+import { chooseSnapshotter } from '../containerd/snapshotter-choice.js'
+import { UsageError } from '../errors.js'
+import { cidText } from '../ipfs/cid.js'
+import { parsePullRef } from '../ipfs/ref.js'
+import { resolvePullRef } from '../ipfs/resolve.js'
+import { openIpfs } from '../ipfs/select.js'
+import { hostPlatform, parsePlatform } from '../oci/platform.js'
+import { rpull } from '../pull/rpull.js'
+import { parseDuration } from '../util/duration.js'
+
+interface Options { ipfs?: boolean; snapshotter?: string; platform?: string[]; timeout: string; json: boolean }
+
+export async function run(args: string[], opts: Record<string, unknown>, globals: GlobalOptions): Promise<CommandResult> {
+  const o = opts as unknown as Options
+  const ref = parsePullRef(args[0] ?? '')
+  const timeoutMs = parseDuration(o.timeout, '--timeout')
+  const platforms = { all: false as const, only: o.platform?.length ? o.platform.map(parsePlatform) : [hostPlatform()] }
+  if (o.platform && o.platform.length > 1) throw new UsageError('rpull unpacks one platform: give --platform once')
+
+  const { backend, note } = await openIpfs({ api: globals.ipfsApi })
+  log.info(note)
+  const client = await ContainerdClient.connect({ address: globals.address, namespace: globals.namespace })
+  const progress = await pullProgress()
+  try {
+    const resolved = await resolvePullRef(ref, backend, { timeoutMs })
+    const snapshotter = await chooseSnapshotter(client, o.snapshotter)
+    log.info(`using the ${snapshotter.name} snapshotter (${snapshotter.why})`)
+    const result = await rpull(client, backend, {
+      rootCid: resolved.cid, name: resolved.name, remoteRef: resolved.remoteRef,
+      snapshotter: snapshotter.name, platforms, timeoutMs, onEvent: progress.onEvent,
+    })
+    progress.stop()
+    log.info(`pulled ${result.name}: ${result.layers.remote} layer(s) mounted lazily, ${result.layers.applied} unpacked, ${result.layers.present} already present`)
+    return {
+      text: '',
+      json: {
+        name: result.name, root: cidText(resolved.cid), manifest: result.manifest.digest, snapshotter: result.snapshotter,
+        layers: result.layers, fetched: result.fetched.map((d) => ({ mediaType: d.mediaType, digest: d.digest, size: d.size })),
+      },
+    }
+  } finally {
+    progress.stop()
+    await Promise.allSettled([client.close(), backend.close()])
+  }
+}

@@ -1,0 +1,68 @@
+import { IntegrityError, NotFoundError, UsageError } from '../../errors.js'
+import type { IpfsBackend } from '../../ipfs/backend.js'
+import { cidText, parseCid, type CID } from '../../ipfs/cid.js'
+import { type Descriptor, ipfsUrlOf } from '../descriptor.js'
+import { readAll } from '../digest.js'
+import { parseDescriptorJson } from '../manifest.js'
+import type { ImageSource } from '../store.js'
+
+/** A root descriptor is a few hundred bytes; anything much larger is not one. */
+const maxRootSize = 64 << 10
+
+/**
+ * An IPFS-enabled image, named by the CID of its root descriptor. Every blob is fetched through
+ * the `ipfs://` URL of its descriptor and nothing else: an image cannot make us fetch from http://.
+ */
+export class IpfsImageSource implements ImageSource {
+  readonly location: string
+
+  constructor(readonly rootCid: CID, private readonly ipfs: IpfsBackend) {
+    this.location = `ipfs:${cidText(rootCid)}`
+  }
+
+  async root(): Promise<Descriptor> {
+    const bytes = await readAll(limited(this.ipfs.cat(this.rootCid), maxRootSize, `root ${cidText(this.rootCid)}`))
+    let json: unknown
+    try {
+      json = JSON.parse(bytes.toString('utf8'))
+    } catch {
+      throw new IntegrityError(`${cidText(this.rootCid)} is not an image root: its content is not a JSON descriptor`)
+    }
+    const desc = parseDescriptorJson(json, `root ${cidText(this.rootCid)}`)
+    if (ipfsUrlOf(desc) === undefined) throw new IntegrityError(`root ${cidText(this.rootCid)} has no ipfs:// URL: it is not an IPFS-enabled image`)
+    return desc
+  }
+
+  blob(desc: Descriptor): AsyncIterable<Uint8Array> {
+    return limited(this.ipfs.cat(cidOfDescriptor(desc)), desc.size, desc.digest)
+  }
+
+  async close(): Promise<void> { /* the backend belongs to the caller */ }
+}
+
+/** The CID in a descriptor's ipfs:// URL; any other URL scheme is refused, never followed. */
+export function cidOfDescriptor(desc: Descriptor): CID {
+  const url = ipfsUrlOf(desc)
+  if (url === undefined) {
+    const others = desc.urls?.length ? ` (it lists only ${desc.urls.join(', ')}, which are never followed)` : ''
+    throw new IntegrityError(`${desc.digest} (${desc.mediaType}) has no ipfs:// URL${others}`)
+  }
+  try {
+    return parseCid(url.slice('ipfs://'.length))
+  } catch (err) {
+    if (err instanceof UsageError) throw new IntegrityError(`${desc.digest} has a malformed URL ${url}`)
+    throw err
+  }
+}
+
+/** Stop reading once a stream passes what its descriptor promised, so a huge blob cannot exhaust us. */
+async function* limited(source: AsyncIterable<Uint8Array>, max: number, what: string): AsyncGenerator<Uint8Array> {
+  let seen = 0
+  for await (const chunk of source) {
+    seen += chunk.byteLength
+    if (seen > max) throw new IntegrityError(`${what}: more bytes than the ${max} expected`)
+    yield chunk
+  }
+}
+
+export { NotFoundError }

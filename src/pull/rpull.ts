@@ -1,0 +1,124 @@
+import type { ContainerdClient } from '../containerd/client.js'
+import { childGcLabels, childrenOf } from '../containerd/gc-labels.js'
+import { NotFoundError, UnavailableError } from '../errors.js'
+import type { IpfsBackend } from '../ipfs/backend.js'
+import { cidText, type CID } from '../ipfs/cid.js'
+import type { Descriptor } from '../oci/descriptor.js'
+import { verifyStream } from '../oci/digest.js'
+import type { PlatformSelection } from '../oci/platform.js'
+import { IpfsImageSource } from '../oci/stores/ipfs.js'
+import { limit } from '../util/limit.js'
+import { once } from '../util/once.js'
+import { chainIds, diffIdsOf } from './chain.js'
+import type { PullEvent } from './events.js'
+import { readImageTree } from './tree.js'
+import { unpackLayers, type UnpackResult } from './unpack.js'
+
+export interface RpullOptions {
+  rootCid: CID
+  /** The image record's name in containerd: the bare CID, or the reference pulled by name. */
+  name: string
+  /** What the snapshotter resolves remote layers through (CID or reference). */
+  remoteRef: string
+  snapshotter: string
+  platforms: PlatformSelection
+  /** Give up on the root after this long (a CID nobody serves would otherwise be searched for forever). */
+  timeoutMs: number
+  concurrency?: number
+  onEvent?: (e: PullEvent) => void
+}
+
+export interface RpullResult {
+  name: string
+  root: Descriptor
+  manifest: Descriptor
+  snapshotter: string
+  layers: UnpackResult
+  fetched: Descriptor[]
+}
+
+/**
+ * Pull an IPFS-enabled image into containerd and unpack it, all inside one lease so that nothing
+ * half-made survives a failure: verified blobs into the content store, snapshots bottom-up, and
+ * the image record last. With the stargz snapshotter, layers it mounts remotely are never fetched.
+ */
+export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: RpullOptions): Promise<RpullResult> {
+  const emit = o.onEvent ?? (() => undefined)
+  const source = new IpfsImageSource(o.rootCid, ipfs)
+  const fetched: Descriptor[] = []
+  return client.withLease(async (c) => {
+    const root = await withTimeout(source.root(), o.timeoutMs, `could not find ${cidText(o.rootCid)} within ${o.timeoutMs / 1000} s (is a node that has it reachable? raise --timeout)`)
+    const tree = await readImageTree(source, root, {
+      platforms: o.platforms, one: true,
+      onFetch: (desc) => { fetched.push(desc); emit({ type: 'fetch-start', desc }) },
+    })
+    const image = tree.images[0]
+    if (!image) throw new NotFoundError(`${cidText(o.rootCid)} holds no image manifest`)
+    // JSON blobs first, children before parents, each labelled so GC keeps what it references.
+    for (const { desc, bytes } of tree.json) {
+      const labels = childGcLabels(childrenOf(desc.mediaType, JSON.parse(bytes.toString('utf8'))))
+      await c.content.write(desc, once(bytes), { labels })
+    }
+
+    const run = limit(o.concurrency ?? 3)
+    const layerFetches = new Map<number, Promise<void>>()
+    const fetchLayer = (i: number): Promise<void> => {
+      let p = layerFetches.get(i)
+      if (!p) {
+        const layer = image.layers[i] as Descriptor
+        p = run(async () => {
+          fetched.push(layer)
+          emit({ type: 'fetch-start', desc: layer })
+          let seen = 0
+          // A rerun resumes an interrupted ingest at the offset containerd reports; containerd
+          // re-checks the whole blob's digest on commit, and a fresh fetch is verified by us too.
+          await c.content.write(layer, (offset: number) => offset === 0
+            ? counted(verifyStream(layer, source.blob(layer)), (n) => { seen = n; emit({ type: 'fetch-progress', desc: layer, bytes: seen }) })
+            : ipfs.cat(cidOfLayer(layer), { offset }))
+          emit({ type: 'fetch-done', desc: layer })
+        })
+        layerFetches.set(i, p)
+      }
+      return p
+    }
+    const lazy = o.snapshotter === 'stargz'
+    // Without lazy pulling every layer is needed: start fetching them all now, unpack as they land.
+    if (!lazy) image.layers.forEach((_, i) => { void fetchLayer(i).catch(() => undefined) })
+
+    const diffIds = diffIdsOf(image.config, `config ${image.configDesc.digest}`)
+    const chain = chainIds(diffIds)
+    const layers = await unpackLayers(c, {
+      snapshotter: o.snapshotter, lazy, remoteRef: o.remoteRef,
+      layers: image.layers, diffIds, chainIds: chain, fetchLayer, onEvent: emit,
+    })
+    await Promise.all(layerFetches.values())
+    // The config holds the top snapshot against GC once the lease is gone, as containerd's unpacker does.
+    const top = chain[chain.length - 1]
+    if (top !== undefined) await c.content.updateLabels(image.configDesc.digest, { [`containerd.io/gc.ref.snapshot.${o.snapshotter}`]: top })
+
+    const target: Descriptor = { mediaType: root.mediaType, digest: root.digest, size: root.size, ...(root.annotations ? { annotations: root.annotations } : {}) }
+    try {
+      await c.images.create({ name: o.name, target })
+    } catch {
+      await c.images.update({ name: o.name, target }, ['target'])
+    }
+    return { name: o.name, root, manifest: image.manifestDesc, snapshotter: o.snapshotter, layers, fetched }
+  })
+}
+
+import { cidOfDescriptor as cidOfLayer } from '../oci/stores/ipfs.js'
+
+async function* counted(source: AsyncIterable<Uint8Array>, progress: (n: number) => void): AsyncGenerator<Uint8Array> {
+  let n = 0
+  for await (const chunk of source) { n += chunk.byteLength; progress(n); yield chunk }
+}
+
+async function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new UnavailableError(message)), ms) })
+  try {
+    return await Promise.race([work, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}

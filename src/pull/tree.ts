@@ -1,0 +1,74 @@
+import { NotFoundError } from '../errors.js'
+import { type Descriptor, shortDigest } from '../oci/descriptor.js'
+import { readAll, verifyStream } from '../oci/digest.js'
+import { parseIndex, parseManifest, type Manifest } from '../oci/manifest.js'
+import { isIndex, isManifest } from '../oci/media-types.js'
+import { describeSelection, formatPlatform, selectsPlatform, platformMatches, type PlatformSelection } from '../oci/platform.js'
+import type { ImageSource } from '../oci/store.js'
+
+/** One platform's image: its manifest, parsed, and the config bytes. */
+export interface PlatformImage {
+  manifestDesc: Descriptor
+  manifest: Manifest
+  configDesc: Descriptor
+  config: Buffer
+  layers: Descriptor[]
+}
+
+/** An image's small JSON blobs, fetched and verified, and what is left to fetch: the layers. */
+export interface ImageTree {
+  root: Descriptor
+  /** Indexes, manifests and configs with their verified bytes, children before parents. */
+  json: Array<{ desc: Descriptor; bytes: Buffer }>
+  images: PlatformImage[]
+}
+
+export interface TreeOptions {
+  platforms: PlatformSelection
+  /** Only the best match of an index (pull), or every match (copy --all-platforms). */
+  one: boolean
+  onFetch?: (desc: Descriptor) => void
+}
+
+const maxJsonSize = 16 << 20
+
+/** Read an image top-down: root -> index -> manifest(s) for the platform -> config. */
+export async function readImageTree(source: ImageSource, root: Descriptor, options: TreeOptions): Promise<ImageTree> {
+  const json: ImageTree['json'] = []
+  const images: PlatformImage[] = []
+
+  async function fetch(desc: Descriptor): Promise<Buffer> {
+    if (desc.size > maxJsonSize) throw new NotFoundError(`${desc.digest}: a ${desc.mediaType} of ${desc.size} bytes is too large to be real`)
+    options.onFetch?.(desc)
+    return readAll(verifyStream(desc, source.blob(desc), `${shortDigest(desc)} (${desc.mediaType})`))
+  }
+
+  async function visit(desc: Descriptor): Promise<void> {
+    if (isIndex(desc.mediaType)) {
+      const bytes = await fetch(desc)
+      const all = parseIndex(bytes, `index ${desc.digest}`).manifests ?? []
+      let chosen = all.filter((m) => selectsPlatform(options.platforms, m.platform) || (options.platforms.all && m.platform === undefined))
+      if (options.one && !options.platforms.all) {
+        // Prefer platforms in the order the user listed them, as containerd's Ordered matcher does.
+        const order = options.platforms.only
+        chosen = order.flatMap((p) => chosen.filter((m) => platformMatches(p, m.platform))).slice(0, 1)
+      } else if (options.one) chosen = chosen.slice(0, 1)
+      if (chosen.length === 0) {
+        const available = [...new Set(all.map((m) => (m.platform ? formatPlatform(m.platform) : 'unknown')))].join(', ')
+        throw new NotFoundError(`no manifest in ${source.location} matches ${describeSelection(options.platforms)} (it has: ${available || 'no manifests'}); choose with --platform`)
+      }
+      for (const m of chosen) await visit(m)
+      json.push({ desc, bytes })
+      return
+    }
+    if (!isManifest(desc.mediaType)) throw new NotFoundError(`${desc.digest} has media type "${desc.mediaType}", which is neither an image index nor a manifest`)
+    const bytes = await fetch(desc)
+    const manifest = parseManifest(bytes, `manifest ${desc.digest}`)
+    const config = await fetch(manifest.config)
+    json.push({ desc: manifest.config, bytes: config }, { desc, bytes })
+    images.push({ manifestDesc: desc, manifest, configDesc: manifest.config, config, layers: manifest.layers ?? [] })
+  }
+
+  await visit(root)
+  return { root, json, images }
+}
