@@ -1,0 +1,28 @@
+/** Worker-thread side of EstargzPool: converts one layer file per message. */
+import { parentPort } from 'node:worker_threads'
+import { convertLayerFileToEstargz, type ConvertOptions } from './convert.js'
+import { IpcrError } from '../errors.js'
+
+export interface ConvertRequest {
+  id: number
+  inputPath: string
+  opts: ConvertOptions
+  tmpDir?: string
+}
+
+export type ConvertReply =
+  | { id: number; ok: true; result: Awaited<ReturnType<typeof convertLayerFileToEstargz>> }
+  | { id: number; ok: false; error: { name: string; message: string; typed: boolean } }
+
+const port = parentPort
+if (port) {
+  port.on('message', (req: ConvertRequest) => {
+    convertLayerFileToEstargz(req.inputPath, req.opts, req.tmpDir).then(
+      (result) => port.postMessage({ id: req.id, ok: true, result } satisfies ConvertReply),
+      (err: unknown) => {
+        const e = err instanceof Error ? err : new Error(String(err))
+        port.postMessage({ id: req.id, ok: false, error: { name: e.name, message: e.message, typed: e instanceof IpcrError } } satisfies ConvertReply)
+      },
+    )
+  })
+}
