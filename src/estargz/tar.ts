@@ -82,7 +82,12 @@ function parseNumeric(b: Uint8Array, what: string, at: number): number {
 }
 
 function checksumOk(block: Uint8Array, at: number): boolean {
-  const stored = parseNumeric(block.subarray(148, 156), 'checksum', at)
+  let stored: number
+  try {
+    stored = parseNumeric(block.subarray(148, 156), 'checksum', at)
+  } catch {
+    return false
+  }
   let unsigned = 0
   let signed = 0
   for (let i = 0; i < BLOCK; i++) {
