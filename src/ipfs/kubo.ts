@@ -14,7 +14,7 @@ export class KuboError extends IpcrError {}
 /** kubo's add gave a CID other than ours: the repo's Import settings differ from the defaults. */
 export class CidMismatchError extends IpcrError {}
 
-interface KuboReply { status: number; headers: http.IncomingHttpHeaders; body: AsyncIterable<Uint8Array>; trailers(): http.IncomingHttpHeaders }
+export interface KuboReply { status: number; headers: http.IncomingHttpHeaders; body: AsyncIterable<Uint8Array>; trailers(): http.IncomingHttpHeaders }
 
 /**
  * A small kubo RPC client on node:http. Not fetch: undici buffers a streamed request body to replay
@@ -39,17 +39,9 @@ export class KuboClient implements IpfsBackend {
 
   async add(bytes: AsyncIterable<Uint8Array>, options: { signal?: AbortSignal } = {}): Promise<CID> {
     const { branches: [forUs, forKubo], cancel } = tee(bytes)
-    const boundary = `ipcr-${randomBytes(12).toString('hex')}`
-    const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="blob"\r\nContent-Type: application/octet-stream\r\n\r\n`)
-    const tail = Buffer.from(`\r\n--${boundary}--\r\n`)
-    async function* body(): AsyncGenerator<Uint8Array> {
-      yield head
-      yield* forKubo
-      yield tail
-    }
     const ours = cidOf(forUs)
     const theirs = this.call('add', { ...kuboAddParams, progress: 'false', quieter: 'true' }, {
-      body: body(), contentType: `multipart/form-data; boundary=${boundary}`, signal: options.signal,
+      ...multipartFile(forKubo), signal: options.signal,
     }).then(async (reply) => {
       let hash: string | undefined
       for await (const line of ndjson(reply.body)) {
@@ -132,6 +124,22 @@ export class KuboClient implements IpfsBackend {
   async close(): Promise<void> {
     this.agent.destroy()
   }
+}
+
+/** A streamed multipart/form-data body holding one file, as kubo's commands that take a file expect. */
+export function multipartFile(bytes: AsyncIterable<Uint8Array>, filename = 'blob'): { body: AsyncIterable<Uint8Array>; contentType: string } {
+  const boundary = `ipcr-${randomBytes(12).toString('hex')}`
+  async function* body(): AsyncGenerator<Uint8Array> {
+    yield Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`)
+    yield* bytes
+    yield Buffer.from(`\r\n--${boundary}--\r\n`)
+  }
+  return { body: body(), contentType: `multipart/form-data; boundary=${boundary}` }
+}
+
+/** The whole reply of a non-streaming command, parsed as JSON. */
+export async function replyJson<T>(reply: KuboReply): Promise<T> {
+  return JSON.parse((await collect(reply.body)).toString('utf8')) as T
 }
 
 async function* guardBody(res: http.IncomingMessage, unreachable: (e: Error) => Error): AsyncGenerator<Uint8Array> {
