@@ -1,0 +1,143 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { IntegrityError, UnavailableError } from '../errors.js'
+import type { Descriptor } from '../oci/descriptor.js'
+import { verifyStream } from '../oci/digest.js'
+import type { CallOptions, Connection, LockStep } from './connection.js'
+import { AlreadyExistsError, ContainerdError } from './errors.js'
+import type { CallScope } from './metadata.js'
+import { Abort, labelUpdate, Update, Write, type WriteRequest, type WriteResponse } from './content-rpc.js'
+import { toNumber } from './wire.js'
+
+/**
+ * A blob's bytes: a stream from its start, or a function that can start at an offset
+ * (so a write containerd already holds part of resumes without re-reading that part).
+ */
+export type BlobBytes = AsyncIterable<Uint8Array> | ((offset: number) => AsyncIterable<Uint8Array>)
+
+export interface WriteOptions extends CallOptions {
+  /** The ingest's name; a second writer of the same ref waits for the first. Default `ipcr-<digest>`. */
+  ref?: string
+  /** Labels for the blob (`containerd.io/uncompressed`, gc refs), set on commit or added to a blob already there. */
+  labels?: Record<string, string>
+  /** Bytes per Write message; 1 MiB like containerd's own client. */
+  chunkBytes?: number
+  /** How long to wait for another writer holding the ref; 60 s. */
+  lockWaitMs?: number
+}
+
+export interface WriteResult {
+  /** False when containerd already had the blob. */
+  written: boolean
+  /** Where the write started: non-zero when it resumed an earlier, interrupted one. */
+  resumedAt: number
+}
+
+type Target = Pick<Descriptor, 'digest' | 'size'>
+
+/**
+ * Content.Write as containerd's client does it: STAT (with ref, total and expected digest) opens or
+ * resumes the ingest, WRITEs append at the offset it reports, COMMIT makes containerd check size and
+ * digest. ALREADY_EXISTS at any step means the blob is there: success. Bytes that fail our own check
+ * abort the ingest, so nothing of them stays behind.
+ */
+export async function writeContent(conn: Connection, scope: CallScope, desc: Target, bytes: BlobBytes, opts: WriteOptions = {}): Promise<WriteResult> {
+  const ref = opts.ref ?? `ipcr-${desc.digest}`
+  const deadline = Date.now() + (opts.lockWaitMs ?? 60_000)
+  for (let wait = 16; ; wait = Math.min(wait * 2, 2000)) {
+    try {
+      return await writeOnce(conn, scope, ref, desc, bytes, opts)
+    } catch (err) {
+      if (!isRefLocked(err) || Date.now() + wait > deadline) throw err
+      await sleep(wait, undefined, { signal: opts.signal })
+    }
+  }
+}
+
+async function writeOnce(conn: Connection, scope: CallScope, ref: string, desc: Target, bytes: BlobBytes, opts: WriteOptions): Promise<WriteResult> {
+  const stream = conn.lockStep(Write(), scope, opts)
+  let resumedAt = 0
+  try {
+    const status = await stream.send({ action: 'STAT', ref, total: String(desc.size), expected: desc.digest })
+    resumedAt = toNumber(status.offset)
+    if (resumedAt > desc.size) resumedAt = 0 // not this blob's bytes: a WRITE at offset 0 truncates
+    let offset = resumedAt
+    for await (const chunk of rechunk(source(desc, bytes, resumedAt), opts.chunkBytes ?? 1 << 20)) {
+      const res = await stream.send({ action: 'WRITE', offset: String(offset), data: chunk })
+      if (toNumber(res.offset) !== offset + chunk.byteLength) {
+        throw new ContainerdError(`${desc.digest}: containerd took ${toNumber(res.offset) - offset} of ${chunk.byteLength} bytes at offset ${offset}`, 'DATA_LOSS')
+      }
+      offset += chunk.byteLength
+    }
+    if (offset !== desc.size) throw new IntegrityError(`${desc.digest}: ${offset} bytes where its descriptor claims ${desc.size}`)
+    const done = await commit(stream, desc, offset, opts.labels)
+    if (done !== undefined && (done.digest !== desc.digest || toNumber(done.offset) !== desc.size)) {
+      throw new IntegrityError(`${desc.digest}: containerd committed ${done.digest} (${done.offset} bytes)`)
+    }
+    await stream.finish()
+    return { written: true, resumedAt }
+  } catch (err) {
+    stream.cancel()
+    if (err instanceof AlreadyExistsError) {
+      if (opts.labels !== undefined && Object.keys(opts.labels).length > 0) {
+        await conn.unary(Update(), labelUpdate(desc.digest, opts.labels), scope, opts)
+      }
+      return { written: false, resumedAt }
+    }
+    if (err instanceof IntegrityError) {
+      await conn.unary(Abort(), { ref }, scope).catch(() => undefined)
+    }
+    throw err
+  }
+}
+
+/** COMMIT; containerd's own size/digest check failing is FAILED_PRECONDITION, which is an IntegrityError to us. */
+async function commit(stream: LockStep<WriteRequest, WriteResponse>, desc: Target, offset: number, labels?: Record<string, string>): Promise<WriteResponse | undefined> {
+  try {
+    return await stream.send({
+      action: 'COMMIT', offset: String(offset), total: String(desc.size), expected: desc.digest, ...(labels ? { labels } : {}),
+    })
+  } catch (err) {
+    if (err instanceof ContainerdError && err.code === 'FAILED_PRECONDITION') {
+      throw new IntegrityError(`${desc.digest}: containerd refused the commit: ${err.message}`, { cause: err })
+    }
+    throw err
+  }
+}
+
+/** The bytes still to send: verified by us when we see the whole blob, else by containerd at commit. */
+function source(desc: Target, bytes: BlobBytes, offset: number): AsyncIterable<Uint8Array> {
+  if (typeof bytes === 'function') return offset === 0 ? verifyStream(desc, bytes(0)) : bytes(offset)
+  const verified = verifyStream(desc, bytes)
+  return offset === 0 ? verified : skip(verified, offset)
+}
+
+async function* skip(source: AsyncIterable<Uint8Array>, bytes: number): AsyncGenerator<Uint8Array> {
+  let left = bytes
+  for await (const chunk of source) {
+    if (left >= chunk.byteLength) { left -= chunk.byteLength; continue }
+    yield left > 0 ? chunk.subarray(left) : chunk
+    left = 0
+  }
+}
+
+/** Chunks of exactly `size` bytes (the last may be shorter), so messages are neither tiny nor too big. */
+export async function* rechunk(source: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Uint8Array> {
+  let parts: Uint8Array[] = []
+  let held = 0
+  for await (let chunk of source) {
+    while (held + chunk.byteLength >= size) {
+      const take = size - held
+      parts.push(chunk.subarray(0, take))
+      yield parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+      parts = []
+      held = 0
+      chunk = chunk.subarray(take)
+    }
+    if (chunk.byteLength > 0) { parts.push(chunk); held += chunk.byteLength }
+  }
+  if (held > 0) yield parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+}
+
+function isRefLocked(err: unknown): boolean {
+  return err instanceof UnavailableError && / locked for /.test(err.message)
+}

@@ -1,0 +1,104 @@
+import { NotFoundError } from '../../errors.js'
+import type { ContainerdClient, ConnectOptions, LeaseHandle } from '../../containerd/client.js'
+import { ContainerdClient as Client } from '../../containerd/client.js'
+import { AlreadyExistsError } from '../../containerd/errors.js'
+import { childGcLabels, childrenOf } from '../../containerd/gc-labels.js'
+import type { LeaseOptions } from '../../containerd/lease-options.js'
+import type { WriteResult } from '../../containerd/content-write.js'
+import type { Descriptor } from '../descriptor.js'
+import { readAll, verifyStream } from '../digest.js'
+import { isIndex, isManifest } from '../media-types.js'
+import type { ImageSink, ImageSource } from '../store.js'
+
+export interface ContainerdImageStoreOptions {
+  /** The store's own lease, made on the first write (ignored when the client is already in a lease). */
+  lease?: LeaseOptions
+  /** close() also closes the client. */
+  ownsClient?: boolean
+}
+
+/**
+ * An image in containerd's image store, by its exact name, in the client's namespace.
+ * Reads stream from the content store; writes happen inside one lease (the client's, or one the
+ * store makes on first use and deletes on close), so half-copied images never outlive a crash by long.
+ */
+export class ContainerdImageStore implements ImageSource, ImageSink {
+  readonly location: string
+  private leased: Promise<LeaseHandle> | undefined
+
+  constructor(readonly client: ContainerdClient, readonly name: string, private readonly opts: ContainerdImageStoreOptions = {}) {
+    this.location = name
+  }
+
+  /** Connect to containerd for just this store; close() closes the connection too. */
+  static async open(name: string, connect: ConnectOptions = {}, opts: Omit<ContainerdImageStoreOptions, 'ownsClient'> = {}): Promise<ContainerdImageStore> {
+    return new ContainerdImageStore(await Client.connect(connect), name, { ...opts, ownsClient: true })
+  }
+
+  async root(): Promise<Descriptor> {
+    try {
+      return (await this.client.images.get(this.name)).target
+    } catch (err) {
+      if (err instanceof NotFoundError) {
+        throw new NotFoundError(`image "${this.name}" not found in containerd namespace "${this.client.namespace}"`, { cause: err })
+      }
+      throw err
+    }
+  }
+
+  blob(desc: Descriptor): AsyncIterable<Uint8Array> {
+    return this.client.content.read(desc)
+  }
+
+  /** Indexes and manifests get containerd's gc.ref labels for their children, as a pull would give them. */
+  async putBlob(desc: Descriptor, bytes: AsyncIterable<Uint8Array>): Promise<void> {
+    if (isManifest(desc.mediaType) || isIndex(desc.mediaType)) {
+      const json = await readAll(verifyStream(desc, bytes))
+      await this.writeBlob(desc, once(json), { labels: childGcLabels(childrenOf(desc.mediaType, JSON.parse(json.toString('utf8')))) })
+      return
+    }
+    const result = await this.writeBlob(desc, bytes)
+    if (!result.written) await bytes[Symbol.asyncIterator]().return?.() // let the producer stop
+  }
+
+  /**
+   * Store a blob with labels (e.g. `containerd.io/uncompressed`, gc refs), inside the store's lease;
+   * a blob already there gets the labels added.
+   */
+  async writeBlob(desc: Descriptor, bytes: AsyncIterable<Uint8Array>, opts: { labels?: Record<string, string> } = {}): Promise<WriteResult> {
+    const { client } = await this.lease()
+    return client.content.write(desc, bytes, opts.labels ? { labels: opts.labels } : {})
+  }
+
+  /** Point the image name at `root`, creating the record or moving an existing one. */
+  async tag(root: Descriptor): Promise<void> {
+    const { client } = await this.lease()
+    const target: Descriptor = { mediaType: root.mediaType, digest: root.digest, size: root.size, ...(root.annotations ? { annotations: root.annotations } : {}) }
+    try {
+      await client.images.create({ name: this.name, target })
+    } catch (err) {
+      if (!(err instanceof AlreadyExistsError)) throw err
+      await client.images.update({ name: this.name, target }, ['target'])
+    }
+  }
+
+  /** Delete the store's lease (what the image record references stays) and, if owned, the connection. */
+  async close(): Promise<void> {
+    try {
+      if (this.leased !== undefined) await (await this.leased).done()
+    } finally {
+      this.leased = undefined
+      if (this.opts.ownsClient) await this.client.close()
+    }
+  }
+
+  private lease(): Promise<LeaseHandle> {
+    this.leased ??= this.client.createLease(this.opts.lease)
+    this.leased.catch(() => { this.leased = undefined })
+    return this.leased
+  }
+}
+
+async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield bytes
+}
