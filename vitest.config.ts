@@ -1,14 +1,24 @@
 import { defineConfig } from 'vitest/config'
 
-// Unit tests are hermetic; e2e tests talk to the real daemons that scripts/rig.sh starts.
-// The daemons are shared per run, so files run one at a time to keep their logs readable
-// and the 2-core machine from thrashing.
+// Two projects: hermetic unit tests, and e2e tests against the real daemons that scripts/rig.sh
+// installs and starts once per run (test/support/rig.ts). Daemons are shared, so e2e files run
+// one at a time; the 2-core machine would thrash otherwise.
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 600_000,
-    fileParallelism: false,
-    pool: 'forks',
+    projects: [
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 120_000 } },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/support/rig.ts'],
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 600_000,
+        },
+      },
+    ],
   },
 })
