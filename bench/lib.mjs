@@ -1,0 +1,33 @@
+// Shared by the benchmarks: a rig to run against, timed runs of a command with peak RSS, medians.
+import { spawnSync, execFileSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+export const root = fileURLToPath(new URL('..', import.meta.url))
+const rig = `${root}scripts/rig.sh`
+
+/** Use the rig named by IPCR_RIG_DIR, or start one for this benchmark (stopped by the returned function). */
+export function rigUp() {
+  execFileSync('bash', [rig, 'install'], { stdio: ['ignore', 'ignore', 'inherit'] })
+  const given = process.env.IPCR_RIG_DIR
+  const dir = execFileSync('bash', [rig, 'up', ...(given ? [given] : [])], { encoding: 'utf8' }).trim().split('\n').pop()
+  const env = {}
+  for (const line of execFileSync('bash', [rig, 'env', dir], { encoding: 'utf8' }).split('\n')) {
+    const m = /^export ([A-Z_0-9]+)='(.*)'$/.exec(line)
+    if (m) env[m[1]] = m[2]
+  }
+  env.PATH = `${env.IPCR_RIG_BIN}:${process.env.PATH}`
+  Object.assign(process.env, env)
+  return () => { if (!given) execFileSync('bash', [rig, 'down', dir], { stdio: 'inherit' }) }
+}
+
+/** Run a command under /usr/bin/time; returns wall seconds and peak RSS in MiB. Throws on failure. */
+export function timed(cmd, args, opts = {}) {
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], { encoding: 'utf8', env: { ...process.env, ...opts.env }, maxBuffer: 1 << 26 })
+  const last = r.stderr.trim().split('\n').pop() ?? ''
+  const [wall, kib] = last.split(' ').map(Number)
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stderr}`)
+  return { wall, rssMiB: kib / 1024, stdout: r.stdout.trim() }
+}
+
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+export const ipcrBin = `${root}bin/ipcr`
