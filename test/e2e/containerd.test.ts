@@ -53,6 +53,13 @@ test('version answers', async () => {
   expect(v.version).toMatch(/^v?\d+\.\d+/)
 })
 
+test('introspection reports the rig\'s stargz snapshotter present and working', async () => {
+  expect(await client.introspection.snapshotter('stargz')).toEqual({ present: true, ok: true })
+  expect(await client.introspection.snapshotter('no-such-snapshotter')).toEqual({ present: false, ok: false })
+  const plugins = await client.introspection.plugins(['type==io.containerd.snapshotter.v1'])
+  expect(plugins.map((p) => p.id)).toContain('overlayfs')
+})
+
 describe('content', () => {
   const data = randomBytes(3 * 1024 * 1024 + 123)
   const desc = blob(data)

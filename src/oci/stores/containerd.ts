@@ -84,17 +84,22 @@ export class ContainerdImageStore implements ImageSource, ImageSink {
 
   /** Delete the store's lease (what the image record references stays) and, if owned, the connection. */
   async close(): Promise<void> {
+    const leased = this.leased
+    this.leased = undefined
     try {
-      if (this.leased !== undefined) await (await this.leased).done()
+      const handle = await leased?.catch(() => undefined) // a lease never made needs no deleting
+      await handle?.done()
     } finally {
-      this.leased = undefined
       if (this.opts.ownsClient) await this.client.close()
     }
   }
 
   private lease(): Promise<LeaseHandle> {
-    this.leased ??= this.client.createLease(this.opts.lease)
-    this.leased.catch(() => { this.leased = undefined })
+    if (this.leased === undefined) {
+      const leased = this.client.createLease(this.opts.lease)
+      leased.catch(() => { if (this.leased === leased) this.leased = undefined }) // let the next write try again
+      this.leased = leased
+    }
     return this.leased
   }
 }
