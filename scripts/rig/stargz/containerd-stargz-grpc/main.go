@@ -33,8 +33,8 @@ import (
 	"github.com/containerd/stargz-snapshotter/ipfs"
 	ipfsclient "github.com/containerd/stargz-snapshotter/ipfs/client"
 	"github.com/containerd/stargz-snapshotter/service"
-	"github.com/pelletier/go-toml/v2"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/pelletier/go-toml/v2"
 	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc"
 )

@@ -11,6 +11,7 @@
 //   - rpull: ipfs.NewResolver + containerd's client.Pull with unpack, and
 //     fs/source's label wrapper that tells the snapshotter where layers live;
 //   - convert --estargz: containerd's converter with the eStargz layer converter.
+//
 // The flag names and defaults follow upstream's commands, so tests written
 // against this binary hold for the released ctr-remote.
 package main
@@ -21,10 +22,10 @@ import (
 	"fmt"
 	"os"
 
+	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/cmd/ctr/app"
 	"github.com/containerd/containerd/v2/cmd/ctr/commands"
 	ctrcontent "github.com/containerd/containerd/v2/cmd/ctr/commands/content"
-	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/images/converter"
 	"github.com/containerd/containerd/v2/core/snapshots"
