@@ -1,12 +1,12 @@
 import type { ContainerdClient } from '../containerd/client.js'
+import { AlreadyExistsError } from '../containerd/errors.js'
 import { childGcLabels, childrenOf } from '../containerd/gc-labels.js'
 import { NotFoundError, UnavailableError } from '../errors.js'
 import type { IpfsBackend } from '../ipfs/backend.js'
 import { cidText, type CID } from '../ipfs/cid.js'
 import type { Descriptor } from '../oci/descriptor.js'
-import { verifyStream } from '../oci/digest.js'
 import type { PlatformSelection } from '../oci/platform.js'
-import { IpfsImageSource } from '../oci/stores/ipfs.js'
+import { cidOfDescriptor as cidOfLayer, IpfsImageSource } from '../oci/stores/ipfs.js'
 import { limit } from '../util/limit.js'
 import { once } from '../util/once.js'
 import { chainIds, diffIdsOf } from './chain.js'
@@ -46,7 +46,10 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
   const emit = o.onEvent ?? (() => undefined)
   const source = new IpfsImageSource(o.rootCid, ipfs)
   const fetched: Descriptor[] = []
-  return client.withLease(async (c) => {
+  // Deleting the lease with a synchronous GC means a failed pull leaves no content behind.
+  const lease = await client.createLease()
+  const c = lease.client
+  try {
     const root = await withTimeout(source.root(), o.timeoutMs, `could not find ${cidText(o.rootCid)} within ${o.timeoutMs / 1000} s (is a node that has it reachable? raise --timeout)`)
     const tree = await readImageTree(source, root, {
       platforms: o.platforms, one: true,
@@ -70,11 +73,10 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
           fetched.push(layer)
           emit({ type: 'fetch-start', desc: layer })
           let seen = 0
-          // A rerun resumes an interrupted ingest at the offset containerd reports; containerd
-          // re-checks the whole blob's digest on commit, and a fresh fetch is verified by us too.
-          await c.content.write(layer, (offset: number) => offset === 0
-            ? counted(verifyStream(layer, source.blob(layer)), (n) => { seen = n; emit({ type: 'fetch-progress', desc: layer, bytes: seen }) })
-            : ipfs.cat(cidOfLayer(layer), { offset }))
+          // content.write hashes what it streams against the descriptor (and containerd checks again
+          // on commit). A rerun resumes an interrupted ingest at the offset containerd reports.
+          await c.content.write(layer, (offset: number) =>
+            counted(offset === 0 ? source.blob(layer) : ipfs.cat(cidOfLayer(layer), { offset }), (n) => { seen = offset + n; emit({ type: 'fetch-progress', desc: layer, bytes: seen }) }))
           emit({ type: 'fetch-done', desc: layer })
         })
         layerFetches.set(i, p)
@@ -99,14 +101,16 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
     const target: Descriptor = { mediaType: root.mediaType, digest: root.digest, size: root.size, ...(root.annotations ? { annotations: root.annotations } : {}) }
     try {
       await c.images.create({ name: o.name, target })
-    } catch {
+    } catch (err) {
+      if (!(err instanceof AlreadyExistsError)) throw err
       await c.images.update({ name: o.name, target }, ['target'])
     }
     return { name: o.name, root, manifest: image.manifestDesc, snapshotter: o.snapshotter, layers, fetched }
-  })
+  } finally {
+    await lease.done({ sync: true })
+  }
 }
 
-import { cidOfDescriptor as cidOfLayer } from '../oci/stores/ipfs.js'
 
 async function* counted(source: AsyncIterable<Uint8Array>, progress: (n: number) => void): AsyncGenerator<Uint8Array> {
   let n = 0

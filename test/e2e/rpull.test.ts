@@ -1,0 +1,148 @@
+// rpull --ipfs into containerd with a full unpack (overlayfs): the image runs, its tree is the
+// fixture's, it interoperates with ctr-remote both ways, and bad input leaves nothing behind.
+import { beforeAll, describe, expect, it } from 'vitest'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { buildFixtures, layers, type Fixtures } from '../../src/testkit/index.js'
+import { ctr, ctrRemote, ipfs, wipeContainerd } from '../support/rig.js'
+import { expectCleanFailure, ipcr } from '../support/ipcr.js'
+
+let fx: Fixtures
+const cids: Record<string, string> = {}
+
+async function importAll(): Promise<void> {
+  for (const tar of [fx.single.tar, fx.multi.tar]) {
+    const r = await ctr(['images', 'import', tar])
+    expect(r.code, r.stderr).toBe(0)
+  }
+}
+
+/** What containerd holds, to prove a failed pull left nothing. */
+async function state(): Promise<{ images: string; snapshots: string; content: string }> {
+  const q = async (args: string[]) => (await ctr(args)).stdout.trim().split('\n').sort().join('\n')
+  return { images: await q(['images', 'ls', '-q']), snapshots: await q(['snapshots', '--snapshotter', 'overlayfs', 'ls']), content: await q(['content', 'ls', '-q']) }
+}
+
+async function runIn(image: string, id: string, cmd: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return ctr(['run', '--rm', '--snapshotter', 'overlayfs', image, id, ...cmd])
+}
+
+beforeAll(async () => {
+  fx = await buildFixtures(join(tmpdir(), 'ipcr-fixtures'))
+  await importAll()
+  for (const img of [fx.single, fx.multi]) {
+    const r = await ipcr(['i', 'ipfs-push', '--estargz=false', img.name])
+    expect(r.code, r.stderr).toBe(0)
+    cids[img.name] = r.stdout.trim()
+  }
+  await wipeContainerd()
+})
+
+describe('rpull --snapshotter=overlayfs --ipfs', () => {
+  it('pulls an image pushed by ipcr into a fresh containerd and it runs', async () => {
+    const cid = cids[fx.single.name] as string
+    const r = await ipcr(['i', 'rpull', '--snapshotter=overlayfs', '--ipfs', cid])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toBe('')
+    // One ctr-remote style line per blob: manifest, config, layer.
+    const fetching = r.stderr.split('\n').filter((l) => l.startsWith('fetching sha256:'))
+    expect(fetching.map((l) => l.split(' ')[2])).toEqual([
+      'application/vnd.oci.image.manifest.v1+json', 'application/vnd.oci.image.config.v1+json', 'application/vnd.oci.image.layer.v1.tar+gzip',
+    ])
+    expect((await ctr(['images', 'ls', '-q'])).stdout).toContain(cid)
+    const out = await runIn(cid, 'rpull-single', ['/bin/echo', 'hello from ipfs'])
+    expect(out.stdout).toBe('hello from ipfs\n')
+  })
+
+  it('unpacks whiteouts, opaque directories, hard links and xattrs as the fixture says', async () => {
+    const cid = cids[fx.multi.name] as string
+    for (const ref of [cid, `ipfs://${cid}`, `/ipfs/${cid}`]) {
+      const r = await ipcr(['i', 'rpull', '--snapshotter=overlayfs', '--ipfs', ref])
+      expect(r.code, r.stderr).toBe(0)
+    }
+    const script = [
+      ...layers.MULTI_EXPECT.present.map((p) => `test -e /${p} || echo missing /${p}`),
+      ...layers.MULTI_EXPECT.absent.map((p) => `test -e /${p} && echo present /${p}`),
+      ...Object.entries(layers.MULTI_EXPECT.contents).map(([p, c]) => `[ "$(cat /${p})" = ${JSON.stringify(c.trimEnd())} ] || echo wrong /${p}`),
+      'true',
+    ].join('\n')
+    const out = await runIn(cid, 'rpull-multi', ['/bin/sh', '-c', script])
+    expect(out.stderr).toBe('')
+    expect(out.stdout).toBe('')
+    expect(out.code).toBe(0)
+  })
+
+  it('pulls what ctr-remote pushed, and ctr-remote pulls what ipcr pushed', async () => {
+    await wipeContainerd()
+    await importAll()
+    const theirs = (await ctrRemote(['i', 'ipfs-push', '--estargz=false', fx.single.name])).stdout.trim().split('\n').pop() as string
+    expect(theirs).toBe(cids[fx.single.name])
+    const pushedByUs = (await ipcr(['i', 'ipfs-push', '--estargz=false', fx.multi.name])).stdout.trim()
+    await wipeContainerd()
+    const a = await ipcr(['i', 'rpull', '--snapshotter=overlayfs', '--ipfs', theirs])
+    expect(a.code, a.stderr).toBe(0)
+    expect((await runIn(theirs, 'cross-a', ['/bin/echo', 'a'])).stdout).toBe('a\n')
+    const b = await ctrRemote(['i', 'rpull', '--snapshotter=overlayfs', '--ipfs', pushedByUs])
+    expect(b.code, b.stderr).toBe(0)
+    expect((await runIn(pushedByUs, 'cross-b', ['/bin/echo', 'b'])).stdout).toBe('b\n')
+  })
+})
+
+describe('rpull refuses bad input and leaves nothing in containerd', () => {
+  let work: string
+  const add = async (text: string): Promise<string> => {
+    const f = join(work, `f${Math.random()}`)
+    await writeFile(f, text)
+    return (await ipfs(['add', '--cid-version=1', '-Q', f])).stdout.trim()
+  }
+  const descriptor = (d: Record<string, unknown>) => JSON.stringify({ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...d })
+
+  beforeAll(async () => {
+    await wipeContainerd()
+    work = await mkdtemp(join(tmpdir(), 'ipcr-rpull-bad-'))
+  })
+
+  async function expectNothingLeft(args: string[], message: RegExp): Promise<void> {
+    const before = await state()
+    const line = expectCleanFailure(await ipcr(['i', 'rpull', '--snapshotter=overlayfs', '--timeout', '5s', '--ipfs', ...args]))
+    expect(line).toMatch(message)
+    expect(await state()).toEqual(before)
+  }
+
+  it('a CID no node has, within --timeout', async () => {
+    // A well-formed CID of bytes nobody added: the offline kubo cannot find it.
+    const missing = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
+    await expectNothingLeft([missing], /bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy/)
+  })
+
+  it('a root that is not a descriptor', async () => {
+    await expectNothingLeft([await add('{"hello":"world"}')], /not a descriptor|missing or unsupported digest/)
+    await expectNothingLeft([await add('not json at all')], /not an image root/)
+  })
+
+  it('a blob whose bytes do not match its digest', async () => {
+    const liar = await add('these bytes are not the manifest')
+    const root = await add(descriptor({ digest: `sha256:${'1'.repeat(64)}`, size: 'these bytes are not the manifest'.length, urls: [`ipfs://${liar}`] }))
+    await expectNothingLeft([root], /content digest is sha256:.*expected sha256:1111/)
+  })
+
+  it('a descriptor whose only URL is http:// (never fetched)', async () => {
+    const root = await add(descriptor({ digest: `sha256:${'2'.repeat(64)}`, size: 10, urls: ['http://127.0.0.1:1/blob'] }))
+    await expectNothingLeft([root], /has no ipfs:\/\/ URL/)
+  })
+
+  it('a size claim far larger than the blob', async () => {
+    const blob = await add('{}')
+    const root = await add(descriptor({ digest: `sha256:${'3'.repeat(64)}`, size: 1 << 30, urls: [`ipfs://${blob}`] }))
+    await expectNothingLeft([root], /too large to be real|bytes where its descriptor claims/)
+  })
+
+  it('no manifest for the requested platform', async () => {
+    const cid = cids[fx.single.name] as string
+    const r = await ipcr(['i', 'ipfs-push', '--estargz=false', '--all-platforms', `oci-layout:${fx.platforms.layout}`])
+    expect(r.code, r.stderr).toBe(0)
+    await expectNothingLeft(['--platform', 'linux/s390x', r.stdout.trim()], /matches linux\/s390x/)
+    expect(cid).toBeTruthy()
+  })
+})
