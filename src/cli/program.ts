@@ -77,6 +77,19 @@ export function buildProgram(): Command {
     .exitOverride()
     .action(lazy(() => import('../commands/image-copy.js')))
 
+  image.command('ls').alias('list')
+    .description('list images in containerd')
+    .option('-q, --quiet', 'print only the names', false)
+    .option('--json', 'print a machine-readable result', false)
+    .exitOverride()
+    .action(lazy(() => import('../commands/image-ls.js')))
+
+  image.command('rm').alias('remove')
+    .description('remove images from containerd (what only they referenced is garbage collected)')
+    .argument('<name...>', 'image names as stored, e.g. a CID pulled with rpull')
+    .exitOverride()
+    .action(lazy(() => import('../commands/image-rm.js')))
+
   const ipfs = program.command('ipfs').description('IPFS helpers').exitOverride()
   ipfs.command('cid')
     .description('print the CID kubo would give a file (ipfs add --cid-version=1 with default settings), computed locally')

@@ -14,6 +14,7 @@ export async function pullProgress(stream: NodeJS.WriteStream = process.stderr):
     switch (e.type) {
       case 'fetch-start': return `fetching ${short(e.desc.digest)} ${e.desc.mediaType}`
       case 'layer-remote': return `mounted ${short(e.desc.digest)} remotely (lazy)`
+      case 'fetch-resumed': return `resumed ${short(e.desc.digest)} at byte ${e.offset}`
       default: return undefined
     }
   }

@@ -75,8 +75,9 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
           let seen = 0
           // content.write hashes what it streams against the descriptor (and containerd checks again
           // on commit). A rerun resumes an interrupted ingest at the offset containerd reports.
-          await c.content.write(layer, (offset: number) =>
+          const written = await c.content.write(layer, (offset: number) =>
             counted(offset === 0 ? source.blob(layer) : ipfs.cat(cidOfLayer(layer), { offset }), (n) => { seen = offset + n; emit({ type: 'fetch-progress', desc: layer, bytes: seen }) }))
+          if (written.resumedAt > 0) emit({ type: 'fetch-resumed', desc: layer, offset: written.resumedAt })
           emit({ type: 'fetch-done', desc: layer })
         })
         layerFetches.set(i, p)

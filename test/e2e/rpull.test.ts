@@ -146,3 +146,39 @@ describe('rpull refuses bad input and leaves nothing in containerd', () => {
     expect(cid).toBeTruthy()
   })
 })
+
+describe('image ls, image rm and interrupted pulls', () => {
+  it('lists the pulled image under its CID and removes it with its snapshots', async () => {
+    await wipeContainerd()
+    const cid = cids[fx.single.name] as string
+    expect((await ipcr(['i', 'rpull', '--snapshotter=overlayfs', '--ipfs', cid])).code).toBe(0)
+    const ls = await ipcr(['i', 'ls'])
+    expect(ls.stdout).toMatch(new RegExp(`^${cid}\\s+application/vnd.oci.image.manifest.v1\\+json\\s+sha256:`, 'm'))
+    expect((await ipcr(['i', 'ls', '-q'])).stdout.trim()).toBe(cid)
+    const rm = await ipcr(['i', 'rm', cid])
+    expect(rm.code, rm.stderr).toBe(0)
+    expect((await ipcr(['i', 'ls', '-q'])).stdout.trim()).toBe('')
+    expect((await ctr(['snapshots', '--snapshotter', 'overlayfs', 'ls'])).stdout.trim().split('\n')).toHaveLength(1) // header only
+    expect(expectCleanFailure(await ipcr(['i', 'rm', cid]))).toMatch(/no image/)
+  })
+
+  it('resumes a pull that was killed midway instead of starting over', async () => {
+    const { writeRandomImage } = await import('../../src/testkit/index.js')
+    const image = await writeRandomImage(join(await mkdtemp(join(tmpdir(), 'ipcr-resume-')), 'layout'), { layerSize: 768 << 20, seed: 'resume' })
+    const pushed = await ipcr(['i', 'ipfs-push', '--estargz=false', `oci-layout:${image.dir}`])
+    expect(pushed.code, pushed.stderr).toBe(0)
+    const cid = pushed.stdout.trim()
+    await wipeContainerd()
+    const { spawn } = await import('node:child_process')
+    const bin = new URL('../../bin/ipcr', import.meta.url).pathname
+    const child = spawn(process.execPath, [bin, 'i', 'rpull', '--snapshotter=overlayfs', '--ipfs', cid], { stdio: ['ignore', 'ignore', 'pipe'] })
+    // Kill it once the layer is on its way in.
+    await new Promise<void>((resolve) => child.stderr.on('data', (b: Buffer) => { if (b.toString().includes('layer.v1.tar')) setTimeout(resolve, 1500) }))
+    child.kill('SIGKILL')
+    await new Promise((r) => child.on('close', r))
+    const again = await ipcr(['i', 'rpull', '--snapshotter=overlayfs', '--ipfs', cid])
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.stderr).toMatch(/resumed sha256:[0-9a-f]{8}\.\.\. at byte [1-9]\d*/)
+    expect((await ipcr(['i', 'ls', '-q'])).stdout).toContain(cid)
+  })
+})
