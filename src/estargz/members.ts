@@ -6,28 +6,82 @@
  * stops taking input while more than `maxQueued` bytes wait for the compressor.
  */
 import { once } from 'node:events'
-import { createGzip, type Gzip } from 'node:zlib'
+import { promisify } from 'node:util'
+import { createGzip, gzip, type Gzip } from 'node:zlib'
 
 const OS_BYTE = 9
+const gzipAsync = promisify(gzip)
 
+/**
+ * One gzip member. Its input is gathered and deflated in one thread-pool job when it ends (the
+ * cheapest way through zlib); a member that grows past `streamAbove` (a long run of headers)
+ * switches to a zlib stream so that it never sits in memory whole.
+ */
 class Member {
-  readonly gz: Gzip
+  private parts: Uint8Array[] = []
+  private pending = 0
+  private gz: Gzip | undefined
   readonly out: Buffer[] = []
   size = 0
-  readonly done: Promise<void>
+  private settle!: { resolve: () => void; reject: (err: unknown) => void }
+  readonly done = new Promise<void>((resolve, reject) => {
+    this.settle = { resolve, reject }
+  })
 
-  constructor(level: number) {
-    this.gz = createGzip({ level, chunkSize: 64 << 10 })
-    this.gz.on('data', (chunk: Buffer) => {
-      // Go's compress/gzip writes OS = 255 ("unknown"); zlib writes the build platform's.
-      if (this.size <= OS_BYTE && this.size + chunk.length > OS_BYTE) chunk[OS_BYTE - this.size] = 0xff
-      this.size += chunk.length
-      this.out.push(chunk)
-    })
-    this.done = new Promise((resolve, reject) => {
-      this.gz.once('end', resolve)
-      this.gz.once('error', reject)
-    })
+  constructor(
+    private readonly level: number,
+    private readonly streamAbove: number,
+  ) {}
+
+  get queued(): number {
+    return this.gz ? this.gz.writableLength : 0
+  }
+
+  /** False when the stream wants the writer to wait for 'drain'. */
+  write(bytes: Uint8Array): boolean {
+    if (this.gz) return this.gz.write(bytes)
+    this.parts.push(bytes)
+    this.pending += bytes.byteLength
+    if (this.pending > this.streamAbove) this.toStream()
+    return true
+  }
+
+  drained(): Promise<unknown> {
+    return this.gz ? Promise.race([once(this.gz, 'drain'), this.done]) : Promise.resolve()
+  }
+
+  end(): void {
+    if (this.gz) {
+      this.gz.end()
+      return
+    }
+    const input = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.pending)
+    this.parts = []
+    gzipAsync(input, { level: this.level }).then((out) => {
+      this.take(out)
+      this.settle.resolve()
+    }, this.settle.reject)
+  }
+
+  destroy(): void {
+    this.gz?.destroy()
+  }
+
+  private take(chunk: Buffer): void {
+    // Go's compress/gzip writes OS = 255 ("unknown"); zlib writes the build platform's.
+    if (this.size <= OS_BYTE && this.size + chunk.length > OS_BYTE) chunk[OS_BYTE - this.size] = 0xff
+    this.size += chunk.length
+    this.out.push(chunk)
+  }
+
+  private toStream(): void {
+    const gz = createGzip({ level: this.level, chunkSize: 64 << 10 })
+    gz.on('data', (chunk: Buffer) => this.take(chunk))
+    gz.once('end', () => this.settle.resolve())
+    gz.once('error', (err) => this.settle.reject(err))
+    this.gz = gz
+    for (const p of this.parts) gz.write(p)
+    this.parts = []
   }
 }
 
@@ -56,7 +110,7 @@ export class MemberWriter {
   async next(): Promise<number> {
     this.endCurrent()
     while (this.open.length >= this.concurrency) await this.flushOldest()
-    const m = new Member(this.level)
+    const m = new Member(this.level, this.maxQueued)
     m.done.catch(() => undefined) // observed in flushOldest
     this.open.push(m)
     this.current = m
@@ -66,8 +120,8 @@ export class MemberWriter {
   /** Append uncompressed bytes to the current member (starting one when none is open). */
   async write(bytes: Uint8Array): Promise<void> {
     if (!this.current) await this.next()
-    const gz = this.current!.gz
-    if (!gz.write(bytes) && gz.writableLength > this.maxQueued) await Promise.race([once(gz, 'drain'), this.current!.done])
+    const m = this.current!
+    if (!m.write(bytes) && m.queued > this.maxQueued) await m.drained()
   }
 
   /** End the current member and flush everything; resolves to the compressed size of each member. */
@@ -81,7 +135,7 @@ export class MemberWriter {
 
   private endCurrent(): void {
     if (this.current) {
-      this.current.gz.end()
+      this.current.end()
       this.current = undefined
     }
   }
@@ -99,7 +153,7 @@ export class MemberWriter {
 
   /** Destroy members still in flight (after an error). */
   abort(): void {
-    for (const m of this.open) m.gz.destroy()
+    for (const m of this.open) m.destroy()
     this.open.length = 0
     this.current = undefined
   }

@@ -162,7 +162,9 @@ async function writeFromSpool(spool: SpooledTar, sink: BlobSink, opts: EstargzOp
   }
   const diffHash = createHash('sha256')
   let uncompressedSize = 0
-  const members = new MemberWriter(out, level, concurrency, chunkSize)
+  // A member may take a whole chunk plus the headers after it before its writer waits on the
+  // compressor, so a chunk never stalls the next one from being fed.
+  const members = new MemberWriter(out, level, concurrency, 2 * chunkSize + (1 << 20))
   const emit = async (b: Uint8Array) => {
     diffHash.update(b)
     uncompressedSize += b.byteLength
