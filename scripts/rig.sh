@@ -8,7 +8,8 @@
 #   scripts/rig.sh wipe [DIR]     fresh containerd + snapshotter state, same kubo repo (IPFS kept)
 #   scripts/rig.sh down [DIR]     stop everything the rig started, unmount, remove DIR
 #                                 (IPCR_RIG_KEEP=1 or `down --keep` keeps DIR for post-mortems)
-# Without DIR, env/status/wipe/down act on the most recent `up` (recorded in $IPCR_RIG_CURRENT).
+# Without DIR, env/status/wipe/down act on $IPCR_RIG_DIR if set (the rig your shell was pointed
+# at), else on the most recent `up` (recorded in ${XDG_RUNTIME_DIR:-/tmp}/ipcr-rig.current).
 #
 # Everything is built from the Go module proxy, because CI reaches no other source of binaries.
 set -euo pipefail
@@ -321,10 +322,14 @@ cmd_up() {
     if alive ipfs "$IPFS_MATCH" || alive stargz "$STARGZ_MATCH" || alive containerd "$CTRD_MATCH"; then
       die "rig in $DIR is half up; run 'scripts/rig.sh down --keep $DIR' first"
     fi
+    # A daemon that fails to come up must not leave the others running: stop what started and
+    # keep DIR so its logs can be read.
+    trap 'log "up failed; stopping what started, logs kept in $DIR"; stop_all' EXIT
     start_ipfs
     start_stargz
     start_containerd
     write_env
+    trap - EXIT
     log "up in $(since "$t0")"
   fi
   echo "$DIR" >"$CURRENT"
@@ -350,6 +355,15 @@ cmd_status() {
   return $ok
 }
 
+# Reverse start order: the consumer first, so nothing calls into a stopped daemon.
+stop_all() {
+  stop containerd "$CTRD_MATCH"
+  kill_shims
+  stop stargz "$STARGZ_MATCH"
+  stop ipfs "$IPFS_MATCH"
+  unmount_all
+}
+
 # wipe: containerd's metadata and the snapshotter's snapshots go together (containerd names
 # snapshots by a counter kept in its own metadata, so keeping one without the other collides).
 cmd_wipe() {
@@ -369,12 +383,7 @@ cmd_down() {
   local keep="${IPCR_RIG_KEEP:-0}"
   if [[ "${1:-}" == --keep ]]; then keep=1; shift; fi
   set_dir "$(resolve_dir "${1:-}")"
-  # Reverse start order: the consumer first, so nothing calls into a stopped daemon.
-  stop containerd "$CTRD_MATCH"
-  kill_shims
-  stop stargz "$STARGZ_MATCH"
-  stop ipfs "$IPFS_MATCH"
-  unmount_all
+  stop_all
   if [[ -f "$CURRENT" && "$(cat "$CURRENT")" == "$DIR" ]]; then rm -f "$CURRENT"; fi
   if [[ "$keep" == 1 ]]; then
     log "stopped; kept $DIR"
