@@ -13,7 +13,7 @@ import { parseFooter } from './footer.js'
 import type { RandomAccessSource } from './source.js'
 import { BLOCK } from './tar.js'
 import { cleanEntryName, parseToc, type Toc, type TocEntry } from './toc.js'
-import { IntegrityError } from '../errors.js'
+import { IntegrityError, NotFoundError, UsageError } from '../errors.js'
 
 const gunzipAsync = promisify(gunzipCb)
 
@@ -96,8 +96,8 @@ export class EstargzReader {
   /** A regular file's entry and chunk list (hard links resolved). */
   file(path: string): EstargzFile {
     const entry = this.lookup(path)
-    if (!entry) throw new EstargzFormatError(`${path}: no such entry in the eStargz`)
-    if (entry.type !== 'reg') throw new EstargzFormatError(`${path}: is a ${entry.type}, not a regular file`)
+    if (!entry) throw new NotFoundError(`${path}: no such entry in the eStargz`)
+    if (entry.type !== 'reg') throw new UsageError(`${path}: is a ${entry.type}, not a regular file`)
     const name = cleanEntryName(entry.name)
     return { name, entry, chunks: this.chunksOf.get(name) ?? [] }
   }

@@ -62,12 +62,13 @@ export interface GoBuildResult {
 export async function goBuild(
   tar: string,
   out: string,
-  opts: { chunkSize?: number; level?: number; parallelism?: number; prioritized?: string[] } = {},
+  opts: { chunkSize?: number; level?: number; parallelism?: number; minChunkSize?: number; prioritized?: string[] } = {},
 ): Promise<GoBuildResult> {
   const args = ['build', tar, out]
   if (opts.chunkSize !== undefined) args.push('--chunk-size', String(opts.chunkSize))
   if (opts.level !== undefined) args.push('--level', String(opts.level))
   if (opts.parallelism !== undefined) args.push('--parallelism', String(opts.parallelism))
+  if (opts.minChunkSize !== undefined) args.push('--min-chunk-size', String(opts.minChunkSize))
   if (opts.prioritized) args.push('--prioritized', opts.prioritized.join(','))
   return JSON.parse(await exec(args)) as GoBuildResult
 }

@@ -6,7 +6,7 @@
 //	    Open <blob> as eStargz, verify the TOC digest and every chunk digest, and compare every
 //	    entry (bytes, mode, uid/gid, names, modtime, link targets, xattrs, devices) with the
 //	    source tar (plain or gzip). Prints a JSON summary; exits 1 naming the first difference.
-//	estargz-check build <in.tar> <out> [--chunk-size N] [--level N] [--parallelism N] [--prioritized a,b]
+//	estargz-check build <in.tar> <out> [--chunk-size N] [--level N] [--parallelism N] [--min-chunk-size N] [--prioritized a,b]
 //	    Build an eStargz from a tar with estargz.Build and print its tocDigest, diffId and sizes.
 package main
 
@@ -76,7 +76,7 @@ func build(args []string) error {
 		return err
 	}
 	if len(pos) != 2 {
-		return errors.New("usage: estargz-check build <in.tar> <out> [--chunk-size N] [--level N] [--parallelism N] [--prioritized a,b]")
+		return errors.New("usage: estargz-check build <in.tar> <out> [--chunk-size N] [--level N] [--parallelism N] [--min-chunk-size N] [--prioritized a,b]")
 	}
 	in, err := os.Open(pos[0])
 	if err != nil {
@@ -89,9 +89,10 @@ func build(args []string) error {
 	}
 	var opts []estargz.Option
 	for name, opt := range map[string]func(int) estargz.Option{
-		"chunk-size":  estargz.WithChunkSize,
-		"level":       estargz.WithCompressionLevel,
-		"parallelism": estargz.WithParallelism,
+		"chunk-size":     estargz.WithChunkSize,
+		"level":          estargz.WithCompressionLevel,
+		"parallelism":    estargz.WithParallelism,
+		"min-chunk-size": estargz.WithMinChunkSize,
 	} {
 		if v, ok := named[name]; ok {
 			n, err := strconv.Atoi(v)
@@ -463,4 +464,3 @@ func checkLayout(sr *io.SectionReader, tocDigest digest.Digest) (layoutInfo, err
 type countingWriter struct{ n int64 }
 
 func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
-

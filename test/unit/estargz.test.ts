@@ -196,6 +196,16 @@ describe('eStargz reader', () => {
     }
   })
 
+  it('reads a Go blob built with MinChunkSize (several payloads per member, innerOffset)', async () => {
+    const out = join(dir, 'go-min.esgz')
+    const g = await goBuild(tarPath, out, { minChunkSize: 1 << 20 })
+    const blob = await readFile(out)
+    const { toc } = tocOf(blob)
+    expect(toc.entries.some((e) => (e.innerOffset ?? 0) > 0)).toBe(true)
+    await readAllBack(blob, g.tocDigest)
+    await verifyEstargz(bytesSource(blob), { tocDigest: g.tocDigest })
+  })
+
   it('reads a legacy 47-byte footer', async () => {
     const out = join(dir, 'legacy.esgz')
     const r = await writeEstargzFile({ tarFile: tarPath }, out)
