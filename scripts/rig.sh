@@ -401,5 +401,5 @@ case "${1:-}" in
   status) shift; cmd_status "$@" ;;
   wipe) shift; cmd_wipe "$@" ;;
   down) shift; cmd_down "$@" ;;
-  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
