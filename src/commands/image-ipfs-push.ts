@@ -2,19 +2,34 @@ import type { CommandResult, GlobalOptions } from '../cli/globals.js'
 import { log } from '../cli/log.js'
 import { pushProgress } from '../cli/push-progress.js'
 import { UsageError } from '../errors.js'
+import { publishPush } from '../ipfs/publish.js'
 import { openIpfs } from '../ipfs/select.js'
-import { parseLocation } from '../oci/location.js'
+import { parseLocation, type ImageLocation } from '../oci/location.js'
 import { openImageSource } from '../oci/open.js'
 import { hostPlatform, parsePlatform, type PlatformSelection } from '../oci/platform.js'
+import type { Descriptor } from '../oci/descriptor.js'
 import { pushImage } from '../push/push.js'
+import { parseDuration } from '../util/duration.js'
 
-interface Options { estargz: boolean; platform?: string[]; allPlatforms: boolean; json: boolean }
+interface Options {
+  estargz: boolean; platform?: string[]; allPlatforms: boolean; json: boolean
+  ipns: boolean; ipnsKey?: string; ipnsLifetime: string; ipnsTtl: string; ref?: string
+}
+
+/** The reference to publish: --ref, else the containerd name as typed, else the layout's image name annotation. */
+function referenceOf(loc: ImageLocation, root: Descriptor, flag: string | undefined): string | undefined {
+  if (flag) return flag
+  if (loc.kind === 'containerd') return loc.name
+  return root.annotations?.['io.containerd.image.name']
+}
 
 export async function run(args: string[], opts: Record<string, unknown>, globals: GlobalOptions): Promise<CommandResult> {
   const o = opts as unknown as Options
   const location = parseLocation(args[0] ?? '')
   if (o.allPlatforms && o.platform?.length) throw new UsageError('--platform and --all-platforms cannot be used together')
   const platforms: PlatformSelection = o.allPlatforms ? { all: true } : { all: false, only: o.platform?.length ? o.platform.map(parsePlatform) : [hostPlatform()] }
+  const lifetimeMs = parseDuration(o.ipnsLifetime, '--ipns-lifetime')
+  const ttlMs = parseDuration(o.ipnsTtl, '--ipns-ttl')
   if (o.estargz) throw new UsageError('eStargz conversion is not available in this build yet; pass --estargz=false')
 
   const source = await openImageSource(location, globals)
@@ -22,10 +37,21 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
   log.info(note)
   const progress = await pushProgress()
   try {
+    const root = await source.root()
     const result = await pushImage(source, backend, { platforms, onEvent: progress.onEvent })
+    progress.stop()
+    const ref = referenceOf(location, root, o.ref)
+    let ipns: { ref: string; name: string; expires: string } | undefined
+    if (o.ipns && ref !== undefined) {
+      const published = await publishPush(backend, ref, result.rootCid, { key: o.ipnsKey, lifetimeMs, ttlMs })
+      ipns = { ref, name: published.name, expires: published.expires.toISOString() }
+      log.info(`published ${ref} as /ipns/${published.name} (valid until ${ipns.expires}; renew with \`ipcr ipns republish\`)`)
+    } else if (o.ipns) {
+      log.info('not publishing an IPNS name: the image has no reference (give one with --ref)')
+    }
     return {
       text: result.rootCid,
-      json: { root: result.rootCid, rootDescriptor: result.root, backend: backend.description, blobs: result.blobs },
+      json: { root: result.rootCid, rootDescriptor: result.root, backend: backend.description, blobs: result.blobs, ...(ipns ? { ipns } : {}) },
     }
   } finally {
     progress.stop()

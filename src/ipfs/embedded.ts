@@ -9,6 +9,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { CID } from 'multiformats/cid'
 import { IntegrityError, NotFoundError } from '../errors.js'
 import type { IpfsBackend } from './backend.js'
+import type { IpnsService } from './ipns.js'
 import { cidOf, cidText } from './cid.js'
 
 /** `$IPCR_ROOT`, default `~/.local/share/ipcr`: where the embedded store and push history live. */
@@ -112,6 +113,11 @@ export class EmbeddedIpfs implements IpfsBackend {
       offset += size
       if (offset >= end) return
     }
+  }
+
+  async ipns(): Promise<IpnsService> {
+    const { EmbeddedIpns } = await import('./embedded-ipns.js')
+    return new EmbeddedIpns(join(this.root, 'ipns'))
   }
 
   async close(): Promise<void> { /* nothing held open */ }

@@ -5,6 +5,7 @@ import type { CID } from 'multiformats/cid'
 import { IntegrityError, IpcrError, UnavailableError } from '../errors.js'
 import { tee } from '../util/tee.js'
 import type { IpfsBackend } from './backend.js'
+import type { IpnsService } from './ipns.js'
 import { cidOf, cidText, parseCid } from './cid.js'
 import { kuboAddParams } from './profile.js'
 
@@ -119,6 +120,11 @@ export class KuboClient implements IpfsBackend {
         }
       })()
     })
+  }
+
+  async ipns(): Promise<IpnsService> {
+    const { KuboIpns } = await import('./kubo-ipns.js')
+    return new KuboIpns(this)
   }
 
   async close(): Promise<void> {
