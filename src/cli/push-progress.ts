@@ -14,7 +14,7 @@ export async function pushProgress(stream: NodeJS.WriteStream = process.stderr):
   if (!stream.isTTY) {
     return {
       onEvent(e) {
-        if (e.type === 'blob-done') stream.write(`added ${shortDigest(e.desc)}... ${e.desc.mediaType} ipfs://${e.cid}\n`)
+        if (e.type === 'blob-done') stream.write(`${e.cid ? 'added' : 'wrote'} ${shortDigest(e.desc)}... ${e.desc.mediaType}${e.cid ? ` ipfs://${e.cid}` : ''}\n`)
       },
       stop() { /* nothing live */ },
     }
@@ -34,7 +34,7 @@ export async function pushProgress(stream: NodeJS.WriteStream = process.stderr):
       else {
         active.delete(e.desc.digest)
         done++
-        spinner.stopAndPersist({ symbol: '✔', text: `${shortDigest(e.desc)}... ${e.desc.mediaType} ipfs://${e.cid}` })
+        spinner.stopAndPersist({ symbol: '✔', text: `${shortDigest(e.desc)}... ${e.desc.mediaType}${e.cid ? ` ipfs://${e.cid}` : ''}` })
         spinner.start()
       }
       render()

@@ -4,11 +4,11 @@ import type { Descriptor } from '../oci/descriptor.js'
 export type PushEvent =
   | { type: 'blob-start'; desc: Descriptor }
   | { type: 'blob-progress'; desc: Descriptor; bytes: number }
-  | { type: 'blob-done'; desc: Descriptor; cid: string }
+  | { type: 'blob-done'; desc: Descriptor; cid?: string }
 
 export interface PushedBlob {
   mediaType: string
   digest: string
   size: number
-  cid: string
+  cid?: string
 }

@@ -34,11 +34,20 @@ export interface PushOptions {
   onEvent?: (event: PushEvent) => void
 }
 
-export interface PushResult {
-  /** The CID of the root descriptor JSON: what ipfs-push prints. */
-  rootCid: string
+/** Where rewritten blobs go: IPFS (urls: ipfs://CID) or an image sink (no urls). */
+export interface RewriteTarget {
+  /** Store a blob (already verified as it streams); returns the URLs its descriptor should carry. */
+  put(desc: Descriptor, bytes: AsyncIterable<Uint8Array>): Promise<{ urls?: string[]; cid?: string }>
+}
+
+export interface RewriteResult {
   root: Descriptor
   blobs: PushedBlob[]
+}
+
+export interface PushResult extends RewriteResult {
+  /** The CID of the root descriptor JSON: what ipfs-push prints. */
+  rootCid: string
 }
 
 /** Manifests and indexes are read whole; refuse absurd size claims rather than allocate them. */
@@ -50,13 +59,30 @@ const maxJsonSize = 16 << 20
  * manifests and indexes are re-serialised (Go JSON) and added, and finally the root descriptor.
  */
 export async function pushImage(source: ImageSource, ipfs: IpfsBackend, options: PushOptions): Promise<PushResult> {
+  const target: RewriteTarget = {
+    async put(desc, bytes) {
+      const cid = cidText(await withContext(`adding ${desc.digest}`, () => ipfs.add(bytes)))
+      return { urls: [`ipfs://${cid}`], cid }
+    },
+  }
+  const { root, blobs } = await rewriteImage(source, target, options)
+  const rootCid = cidText(await ipfs.add(once(Buffer.from(marshalDescriptor(root)))))
+  return { rootCid, root, blobs }
+}
+
+/**
+ * The walk behind push and convert, as containerd's converter: layers (converted or not) and
+ * config first, then each manifest re-serialised with its rewritten children, then indexes.
+ * Docker media types become OCI ones; each stored blob's descriptor takes the target's URLs.
+ */
+export async function rewriteImage(source: ImageSource, target: RewriteTarget, options: PushOptions): Promise<RewriteResult> {
   const emit = options.onEvent ?? (() => undefined)
   const run = limit(options.concurrency ?? 4)
-  const added = new Map<string, Promise<string>>()
+  const added = new Map<string, Promise<string[] | undefined>>()
   const blobs: PushedBlob[] = []
 
   /** Add bytes once per digest (a layer shared by two manifests is added once). */
-  function addOnce(desc: Descriptor, bytes: () => AsyncIterable<Uint8Array>): Promise<string> {
+  function addOnce(desc: Descriptor, bytes: () => AsyncIterable<Uint8Array>): Promise<string[] | undefined> {
     let p = added.get(desc.digest)
     if (!p) {
       p = run(async () => {
@@ -69,17 +95,20 @@ export async function pushImage(source: ImageSource, ipfs: IpfsBackend, options:
             yield chunk
           }
         }
-        const cid = cidText(await withContext(`adding ${desc.digest}`, () => ipfs.add(counted())))
-        blobs.push({ mediaType: toOciMediaType(desc.mediaType), digest: desc.digest, size: desc.size, cid })
-        emit({ type: 'blob-done', desc, cid })
-        return cid
+        const stored = await target.put(desc, counted())
+        blobs.push({ mediaType: toOciMediaType(desc.mediaType), digest: desc.digest, size: desc.size, ...(stored.cid ? { cid: stored.cid } : {}) })
+        emit({ type: 'blob-done', desc, ...(stored.cid ? { cid: stored.cid } : {}) })
+        return stored.urls
       })
       added.set(desc.digest, p)
     }
     return p
   }
 
-  const withUrl = (desc: Descriptor, cid: string): Descriptor => ({ ...desc, mediaType: toOciMediaType(desc.mediaType), urls: [`ipfs://${cid}`] })
+  const withUrl = (desc: Descriptor, urls: string[] | undefined): Descriptor => {
+    const { urls: _old, ...rest } = desc
+    return { ...rest, mediaType: toOciMediaType(desc.mediaType), ...(urls ? { urls } : _old ? { urls: _old } : {}) }
+  }
 
   async function readJson(desc: Descriptor): Promise<Buffer> {
     if (desc.size > maxJsonSize) throw new NotFoundError(`${desc.digest}: a ${desc.mediaType} of ${desc.size} bytes is too large to be real`)
@@ -132,11 +161,9 @@ export async function pushImage(source: ImageSource, ipfs: IpfsBackend, options:
   function pushAny(desc: Descriptor): Promise<Descriptor> {
     if (isIndex(desc.mediaType)) return pushIndex(desc)
     if (isManifest(desc.mediaType)) return pushManifest(desc)
-    return addOnce(desc, () => source.blob(desc)).then((cid) => withUrl(desc, cid))
+    return addOnce(desc, () => source.blob(desc)).then((urls) => withUrl(desc, urls))
   }
 
   const root = await pushAny(await source.root())
-  const rootJson = Buffer.from(marshalDescriptor(root))
-  const rootCid = cidText(await ipfs.add(once(rootJson)))
-  return { rootCid, root, blobs }
+  return { root, blobs }
 }
