@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander'
 import { IpcrError, UsageError } from '../errors.js'
+import { addEstargzOptions } from './estargz-options.js'
 import type { CommandResult, GlobalOptions } from './globals.js'
 import { log } from './log.js'
 
@@ -44,7 +45,7 @@ export function buildProgram(): Command {
 
   const image = program.command('image').alias('i').description('manage images').exitOverride()
 
-  image.command('ipfs-push')
+  addEstargzOptions(image.command('ipfs-push'))
     .description('push an image to IPFS as an IPFS-enabled image; prints the CID of its root descriptor')
     .argument('<image>', 'containerd image NAME, oci-layout:DIR[:TAG] or docker-archive:FILE[:REF]')
     .addOption(new Option('--estargz [bool]', 'convert layers to eStargz (--estargz=false keeps them as they are)').argParser(parseBool('estargz')).default(true))
@@ -60,6 +61,19 @@ export function buildProgram(): Command {
     .addHelpText('after', '\nExamples:\n  ipcr i ipfs-push --estargz=false docker.io/library/alpine:3.20\n  CID=$(ipcr i ipfs-push oci-layout:./build/image:latest)')
     .exitOverride()
     .action(lazy(() => import('../commands/image-ipfs-push.js')))
+
+  addEstargzOptions(image.command('convert'))
+    .description('convert an image to eStargz (as ctr-remote image convert --estargz --oci)')
+    .argument('<src>', 'containerd image NAME, oci-layout:DIR[:TAG] or docker-archive:FILE[:REF]')
+    .argument('<dst>', 'containerd image NAME or oci-layout:DIR[:TAG]')
+    .option('--estargz', 'convert layers to eStargz')
+    .option('--oci', 'write OCI media types (always done; accepted for ctr-remote compatibility)')
+    .option('--platform <platform>', 'convert only this platform (repeatable; default: this host)', collect)
+    .option('--all-platforms', 'convert every platform', false)
+    .option('--json', 'print a machine-readable result', false)
+    .addHelpText('after', '\nExample:\n  ipcr i convert --estargz --estargz-record-in prio.txt docker.io/library/python:3.12 oci-layout:./python-esgz:3.12')
+    .exitOverride()
+    .action(lazy(() => import('../commands/image-convert.js')))
 
   image.command('rpull')
     .description('pull an IPFS-enabled image into containerd and unpack it (lazily with the stargz snapshotter)')
@@ -118,6 +132,61 @@ export function buildProgram(): Command {
     .argument('<file>', 'a file, or - for standard input')
     .exitOverride()
     .action(lazy(() => import('../commands/ipfs-cid.js')))
+
+  // `ipcr run IMAGE ID CMD ARGS...`: what follows the image belongs to the container's command
+  // (`ls -a`, `echo -n`), so global options are taken only before the subcommand, as ctr takes them.
+  program.enablePositionalOptions()
+  program.command('run')
+    .description('run a container from an image in containerd, as ctr run does; exits with the container\'s exit code')
+    .argument('<image>', 'image name in containerd, e.g. a CID pulled with rpull (ipfs://CID and /ipfs/CID work too)')
+    .argument('<id>', 'container id')
+    .argument('[command...]', 'command and arguments (default: the image\'s Entrypoint and Cmd)')
+    .addOption(new Option('--snapshotter <name>', 'snapshotter for the rootfs (default: one the image is unpacked for, else overlayfs)').env('CONTAINERD_SNAPSHOTTER'))
+    .option('--rm', 'remove the task, container and snapshot when it exits', false)
+    .option('-t, --tty', 'give the container a terminal (the local one goes into raw mode)', false)
+    .option('-d, --detach', 'start the task and return, leaving it running', false)
+    .option('--env <KEY=VALUE>', 'set an environment variable (repeatable)', collect)
+    .option('--env-file <file>', 'read environment variables from a file, one KEY=VALUE per line')
+    .option('--cwd <dir>', 'working directory inside the container')
+    .option('-u, --user <user[:group]>', 'user (name or uid) and group (name or gid) to run as, looked up in the image')
+    .option('--mount <spec>', 'extra mount, e.g. type=bind,src=/tmp,dst=/host,options=rbind:ro (repeatable)', collect)
+    .option('--net-host', 'use the host\'s network', false)
+    .option('--read-only', 'make the rootfs read-only', false)
+    .option('--memory-limit <bytes>', 'memory limit in bytes (k, m, g suffixes allowed)')
+    .option('--label <KEY=VALUE>', 'container label, also a spec annotation (repeatable)', collect)
+    .passThroughOptions()
+    .addHelpText('after', '\nOptions go before IMAGE; everything after ID is the command.\n\nExamples:\n  ipcr run --rm -t bafkrei... foo sh\n  ipcr run --rm --snapshotter=overlayfs "$CID" test-1 ./run-tests')
+    .exitOverride()
+    .action(lazy(() => import('../commands/run.js')))
+
+  const container = program.command('container').alias('c').description('manage containers').exitOverride()
+  container.command('ls').alias('list')
+    .description('list containers')
+    .option('-q, --quiet', 'print only the ids', false)
+    .option('--json', 'print a machine-readable result', false)
+    .exitOverride()
+    .action(lazy(() => import('../commands/container-ls.js')))
+  container.command('rm').aliases(['delete', 'del'])
+    .description('remove containers with their snapshots (and stopped tasks)')
+    .argument('<id...>', 'container ids')
+    .option('-f, --force', 'kill and remove a running task too', false)
+    .exitOverride()
+    .action(lazy(() => import('../commands/container-rm.js')))
+
+  const task = program.command('task').alias('t').description('manage tasks').exitOverride()
+  task.command('kill')
+    .description('signal a container\'s task (default: its stop signal, SIGTERM unless the image says otherwise)')
+    .argument('<id>', 'container id')
+    .option('-s, --signal <signal>', 'signal name or number, e.g. SIGKILL or 9')
+    .option('-a, --all', 'signal every process in the container', false)
+    .exitOverride()
+    .action(lazy(() => import('../commands/task-kill.js')))
+  task.command('ls').alias('list')
+    .description('list tasks')
+    .option('-q, --quiet', 'print only the ids', false)
+    .option('--json', 'print a machine-readable result', false)
+    .exitOverride()
+    .action(lazy(() => import('../commands/task-ls.js')))
 
   return program
 }

@@ -9,6 +9,9 @@ import { openImageSource } from '../oci/open.js'
 import { hostPlatform, parsePlatform, type PlatformSelection } from '../oci/platform.js'
 import type { Descriptor } from '../oci/descriptor.js'
 import { pushImage } from '../push/push.js'
+import { estargzConverter } from '../push/estargz-layers.js'
+import { rewriteConfigDiffIds } from '../oci/go-raw-json.js'
+import { estargzOptionsFrom } from '../cli/estargz-options.js'
 import { parseDuration } from '../util/duration.js'
 
 interface Options {
@@ -30,15 +33,20 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
   const platforms: PlatformSelection = o.allPlatforms ? { all: true } : { all: false, only: o.platform?.length ? o.platform.map(parsePlatform) : [hostPlatform()] }
   const lifetimeMs = parseDuration(o.ipnsLifetime, '--ipns-lifetime')
   const ttlMs = parseDuration(o.ipnsTtl, '--ipns-ttl')
-  if (o.estargz) throw new UsageError('eStargz conversion is not available in this build yet; pass --estargz=false')
+  const convertOptions = await estargzOptionsFrom(opts)
 
   const source = await openImageSource(location, globals)
+  // Conversion work happens on worker threads; none are started for --estargz=false.
+  const pool = o.estargz ? (await import('../estargz/index.js')).createEstargzPool() : undefined
   const { backend, note } = await openIpfs({ api: globals.ipfsApi })
   log.info(note)
   const progress = await pushProgress()
   try {
     const root = await source.root()
-    const result = await pushImage(source, backend, { platforms, onEvent: progress.onEvent })
+    const result = await pushImage(source, backend, {
+      platforms, onEvent: progress.onEvent,
+      ...(pool ? { convertLayer: estargzConverter(pool, convertOptions), rewriteConfig: rewriteConfigDiffIds } : {}),
+    })
     progress.stop()
     const ref = referenceOf(location, root, o.ref)
     let ipns: { ref: string; name: string; expires: string } | undefined
@@ -55,6 +63,6 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
     }
   } finally {
     progress.stop()
-    await Promise.allSettled([source.close(), backend.close()])
+    await Promise.allSettled([source.close(), backend.close(), pool?.close()])
   }
 }

@@ -7,6 +7,7 @@ import { marshalDescriptor, marshalIndex, marshalManifest, parseIndex, parseMani
 import { isIndex, isManifest, toOciMediaType } from '../oci/media-types.js'
 import { describeSelection, formatPlatform, selectsPlatform, type PlatformSelection } from '../oci/platform.js'
 import type { ImageSource } from '../oci/store.js'
+import { diffIdsOf } from '../pull/chain.js'
 import { limit } from '../util/limit.js'
 import { once } from '../util/once.js'
 import type { PushEvent, PushedBlob } from './events.js'
@@ -20,8 +21,10 @@ export type LayerConverter = (layer: Descriptor, source: ImageSource) => Promise
 export interface ConvertedLayer {
   desc: Descriptor
   bytes: () => AsyncIterable<Uint8Array>
-  oldDiffId: string
+  /** The uncompressed digest of the new layer; the config's diff_id for it changes to this. */
   newDiffId: string
+  /** Called once the converted blob has been stored (temporary files go). */
+  release?: () => Promise<void>
 }
 
 export interface PushOptions {
@@ -124,11 +127,18 @@ export async function rewriteImage(source: ImageSource, target: RewriteTarget, o
   async function pushManifest(desc: Descriptor): Promise<Descriptor> {
     const m: Manifest = parseManifest(await readJson(desc), `manifest ${desc.digest}`)
     const diffIds = new Map<string, string>()
-    const layers = m.layers === null ? null : await Promise.all(m.layers.map(async (layer) => {
+    // Layer i's diff ID is the config's diff_ids[i]; a converted layer maps it to its new one.
+    const oldDiffIds = options.convertLayer ? diffIdsOf(await readJson(m.config), `config ${m.config.digest}`) : []
+    const layers = m.layers === null ? null : await Promise.all(m.layers.map(async (layer, i) => {
       const converted = options.convertLayer ? await options.convertLayer(layer, source) : undefined
       if (converted) {
-        if (converted.oldDiffId !== converted.newDiffId) diffIds.set(converted.oldDiffId, converted.newDiffId)
-        return withUrl(converted.desc, await addOnce(converted.desc, converted.bytes))
+        try {
+          const old = oldDiffIds[i]
+          if (old !== undefined && old !== converted.newDiffId) diffIds.set(old, converted.newDiffId)
+          return withUrl(converted.desc, await addOnce(converted.desc, converted.bytes))
+        } finally {
+          await converted.release?.()
+        }
       }
       return withUrl(layer, await addOnce(layer, () => source.blob(layer)))
     }))

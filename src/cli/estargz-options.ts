@@ -1,0 +1,34 @@
+import { readFile } from 'node:fs/promises'
+import { Option, type Command } from 'commander'
+import { UsageError } from '../errors.js'
+import type { ConvertOptions } from '../estargz/index.js'
+
+/** The eStargz flags ctr-remote's convert and ipfs-push take, added to a command. */
+export function addEstargzOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--estargz-chunk-size <bytes>', 'largest chunk of a file per gzip member (default 4 MiB)'))
+    .addOption(new Option('--estargz-compression-level <level>', 'gzip level 1-9 (default 9, as the Go tools)'))
+    .addOption(new Option('--estargz-record-in <file>', 'file listing paths (one per line) to prioritise for prefetch'))
+}
+
+function intFlag(value: unknown, flag: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} takes a whole number from ${min} to ${max}, not "${String(value)}"`)
+  return n
+}
+
+export async function estargzOptionsFrom(opts: Record<string, unknown>): Promise<ConvertOptions> {
+  const out: ConvertOptions = {}
+  const chunkSize = intFlag(opts.estargzChunkSize, '--estargz-chunk-size', 1, 1 << 30)
+  const level = intFlag(opts.estargzCompressionLevel, '--estargz-compression-level', 0, 9)
+  if (chunkSize !== undefined) out.chunkSize = chunkSize
+  if (level !== undefined) out.level = level
+  if (typeof opts.estargzRecordIn === 'string') {
+    const file = opts.estargzRecordIn
+    const text = await readFile(file, 'utf8').catch(() => { throw new UsageError(`cannot read --estargz-record-in file ${file}`) })
+    out.prioritizedFiles = text.split('\n').map((l) => l.trim()).filter((l) => l !== '')
+    out.allowMissingPrioritized = true
+  }
+  return out
+}
