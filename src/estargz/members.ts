@@ -3,7 +3,7 @@
  * Each member is an independent gzip stream, so while one is still being deflated the next can
  * already be fed: a layer's chunks compress in parallel the way Go's estargz.Build splits its
  * work across cores. Memory stays bounded: at most `concurrency` members are open, and a member
- * stops taking input while more than `maxQueued` bytes wait for the compressor.
+ * holding more than `maxQueued` bytes turns into a zlib stream whose writer waits for it.
  */
 import { once } from 'node:events'
 import { promisify } from 'node:util'
@@ -105,7 +105,7 @@ export class MemberWriter {
 
   /**
    * End the current member (if any) and start a new one; resolves to the new member's index.
-   * Member offsets are known once they are flushed: see offsetOf.
+   * Offsets follow from the compressed sizes that finish() returns.
    */
   async next(): Promise<number> {
     this.endCurrent()
