@@ -3,9 +3,9 @@
 // containerd-stargz-grpc (containerd never fetches the blob), and a container reads every file
 // back intact through the snapshotter's chunk-verifying FUSE filesystem. With a wrong toc.digest
 // annotation the snapshotter must refuse the lazy mount.
-import { beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHash } from 'node:crypto'
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -93,6 +93,10 @@ beforeAll(async () => {
   await writeFile(tarPath, await tarOf(entries()))
   layerPath = join(work, 'layer.esgz')
   layer = await writeEstargzFile({ tarFile: tarPath }, layerPath)
+})
+
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true })
 })
 
 describe('the stargz snapshotter mounts our eStargz', () => {
