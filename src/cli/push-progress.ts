@@ -14,6 +14,7 @@ export async function pushProgress(stream: NodeJS.WriteStream = process.stderr):
   if (!stream.isTTY) {
     return {
       onEvent(e) {
+        if (e.type === 'layer-converted') stream.write(`${e.reused ? 'reused the eStargz conversion of' : 'converted'} ${shortDigest(e.from)}... to eStargz ${shortDigest(e.to)}...\n`)
         if (e.type === 'blob-done') stream.write(`${e.cid ? 'added' : 'wrote'} ${shortDigest(e.desc)}... ${e.desc.mediaType}${e.cid ? ` ipfs://${e.cid}` : ''}\n`)
       },
       stop() { /* nothing live */ },
@@ -29,6 +30,11 @@ export async function pushProgress(stream: NodeJS.WriteStream = process.stderr):
   }
   return {
     onEvent(e) {
+      if (e.type === 'layer-converted') {
+        spinner.stopAndPersist({ symbol: e.reused ? '↺' : '⇄', text: `${e.reused ? 'reused the eStargz conversion of' : 'converted'} ${shortDigest(e.from)}... to ${shortDigest(e.to)}...` })
+        spinner.start()
+        return
+      }
       if (e.type === 'blob-start') active.set(e.desc.digest, { size: e.desc.size, bytes: 0 })
       else if (e.type === 'blob-progress') { const p = active.get(e.desc.digest); if (p) p.bytes = e.bytes }
       else {

@@ -23,3 +23,26 @@ export interface ImageSink {
   tag(root: Descriptor): Promise<void>
   close(): Promise<void>
 }
+
+/** A layer conversion remembered by a store, so converting the same image again costs nothing. */
+export interface StoredConversion {
+  digest: Descriptor['digest']
+  size: number
+  /** The converted layer's uncompressed digest (its new diff ID). */
+  diffId: string
+  /** Annotations the converted layer's descriptor carries (e.g. the eStargz TOC digest). */
+  annotations: Record<string, string>
+}
+
+/**
+ * Optional on an ImageSource that can keep converted layers beside the originals (containerd).
+ * `key` names the conversion and its options, so different settings never share a result.
+ */
+export interface ConversionCache {
+  findConverted(layer: Descriptor, key: string): Promise<StoredConversion | undefined>
+  storeConverted(layer: Descriptor, key: string, converted: StoredConversion, bytes: AsyncIterable<Uint8Array>): Promise<void>
+}
+
+export function hasConversionCache(source: ImageSource): source is ImageSource & ConversionCache {
+  return typeof (source as Partial<ConversionCache>).findConverted === 'function' && typeof (source as Partial<ConversionCache>).storeConverted === 'function'
+}

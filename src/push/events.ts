@@ -5,6 +5,7 @@ export type PushEvent =
   | { type: 'blob-start'; desc: Descriptor }
   | { type: 'blob-progress'; desc: Descriptor; bytes: number }
   | { type: 'blob-done'; desc: Descriptor; cid?: string }
+  | { type: 'layer-converted'; from: Descriptor; to: Descriptor; reused: boolean }
 
 export interface PushedBlob {
   mediaType: string

@@ -25,6 +25,8 @@ export interface ConvertedLayer {
   newDiffId: string
   /** Called once the converted blob has been stored (temporary files go). */
   release?: () => Promise<void>
+  /** The conversion was found stored from an earlier run rather than made now. */
+  reused?: boolean
 }
 
 export interface PushOptions {
@@ -132,6 +134,7 @@ export async function rewriteImage(source: ImageSource, target: RewriteTarget, o
     const layers = m.layers === null ? null : await Promise.all(m.layers.map(async (layer, i) => {
       const converted = options.convertLayer ? await options.convertLayer(layer, source) : undefined
       if (converted) {
+        emit({ type: 'layer-converted', from: layer, to: converted.desc, reused: converted.reused === true })
         try {
           const old = oldDiffIds[i]
           if (old !== undefined && old !== converted.newDiffId) diffIds.set(old, converted.newDiffId)

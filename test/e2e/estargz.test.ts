@@ -139,4 +139,23 @@ describe('interop with ctr-remote and the stargz snapshotter', () => {
     expect(log.match(/"remote-snapshot-prepared":"true"/g)).toHaveLength(3)
     expect(log).not.toMatch(/"remote-snapshot-prepared":"false"/)
   })
+
+  it('a second push from containerd reuses the stored conversions and prints the same root CID', async () => {
+    await wipeContainerd()
+    expect((await ctr(['images', 'import', fx.multi.tar])).code).toBe(0)
+    const first = await ipcr(['i', 'ipfs-push', '--ipns=false', '--json', fx.multi.name])
+    expect(first.code, first.stderr).toBe(0)
+    expect(first.stderr.match(/^converted sha256:/gm)).toHaveLength(3)
+    // The converted layers live in containerd's content store, labelled with their diff IDs.
+    const labelled = (await ctr(['content', 'ls'])).stdout.split('\n').filter((l) => l.includes('containerd.io/uncompressed=') && l.includes('ipcr.io/annotation.containerd.io/snapshot/stargz/toc.digest='))
+    expect(labelled).toHaveLength(3)
+    const second = await ipcr(['i', 'ipfs-push', '--ipns=false', '--json', fx.multi.name])
+    expect(second.code, second.stderr).toBe(0)
+    expect(second.stderr.match(/^reused the eStargz conversion of sha256:/gm)).toHaveLength(3)
+    expect(second.stderr).not.toMatch(/^converted /m)
+    expect(JSON.parse(second.stdout).root).toBe(JSON.parse(first.stdout).root)
+    // Other options are another conversion: nothing is reused across them.
+    const other = await ipcr(['i', 'ipfs-push', '--ipns=false', '--estargz-chunk-size', '1048576', fx.multi.name])
+    expect(other.stderr.match(/^converted sha256:/gm)).toHaveLength(3)
+  })
 })

@@ -6,9 +6,11 @@ import { childGcLabels, childrenOf } from '../../containerd/gc-labels.js'
 import type { LeaseOptions } from '../../containerd/lease-options.js'
 import type { WriteResult } from '../../containerd/content-write.js'
 import type { Descriptor } from '../descriptor.js'
-import { readAll, verifyStream } from '../digest.js'
+import { isDigest, readAll, verifyStream } from '../digest.js'
 import { isIndex, isManifest } from '../media-types.js'
-import type { ImageSink, ImageSource } from '../store.js'
+import type { ConversionCache, ImageSink, ImageSource, StoredConversion } from '../store.js'
+import { once } from '../../util/once.js'
+import { uncompressedLabel } from '../../containerd/gc-labels.js'
 
 export interface ContainerdImageStoreOptions {
   /** The store's own lease, made on the first write (ignored when the client is already in a lease). */
@@ -22,7 +24,7 @@ export interface ContainerdImageStoreOptions {
  * Reads stream from the content store; writes happen inside one lease (the client's, or one the
  * store makes on first use and deletes on close), so half-copied images never outlive a crash by long.
  */
-export class ContainerdImageStore implements ImageSource, ImageSink {
+export class ContainerdImageStore implements ImageSource, ImageSink, ConversionCache {
   readonly location: string
   private leased: Promise<LeaseHandle> | undefined
 
@@ -70,6 +72,35 @@ export class ContainerdImageStore implements ImageSource, ImageSink {
     return client.content.write(desc, bytes, opts.labels ? { labels: opts.labels } : {})
   }
 
+  /** A conversion of `layer` written earlier under `key`, if containerd still holds its blob. */
+  async findConverted(layer: Descriptor, key: string): Promise<StoredConversion | undefined> {
+    const source = await this.client.content.info(layer.digest).catch(() => undefined)
+    const digest = source?.labels[`${convertedPrefix}${key}`]
+    if (!isDigest(digest)) return undefined
+    const info = await this.client.content.info(digest).catch(() => undefined)
+    const diffId = info?.labels[uncompressedLabel]
+    if (!info || !diffId) return undefined
+    const annotations: Record<string, string> = {}
+    for (const [k, v] of Object.entries(info.labels)) if (k.startsWith(annotationPrefix)) annotations[k.slice(annotationPrefix.length)] = v
+    return { digest, size: info.size, diffId, annotations }
+  }
+
+  /**
+   * Keep a converted layer beside its source, in the store's lease: labelled with its diff ID
+   * (`containerd.io/uncompressed`, as containerd's converter labels it) and annotations, and
+   * referenced from the source layer so GC keeps it exactly as long as the original.
+   */
+  async storeConverted(layer: Descriptor, key: string, converted: StoredConversion, bytes: AsyncIterable<Uint8Array>): Promise<void> {
+    const labels: Record<string, string> = { [uncompressedLabel]: converted.diffId }
+    for (const [k, v] of Object.entries(converted.annotations)) labels[`${annotationPrefix}${k}`] = v
+    await this.writeBlob({ mediaType: layer.mediaType, digest: converted.digest, size: converted.size }, bytes, { labels })
+    const { client } = await this.lease()
+    await client.content.updateLabels(layer.digest, {
+      [`${convertedPrefix}${key}`]: converted.digest,
+      [`containerd.io/gc.ref.content.ipcr.${key}`]: converted.digest,
+    })
+  }
+
   /** Point the image name at `root`, creating the record or moving an existing one. */
   async tag(root: Descriptor): Promise<void> {
     const { client } = await this.lease()
@@ -104,6 +135,7 @@ export class ContainerdImageStore implements ImageSource, ImageSink {
   }
 }
 
-async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
-  yield bytes
-}
+/** On a source layer: the digest of its conversion under a key (e.g. `estargz-<options hash>`). */
+const convertedPrefix = 'ipcr.io/converted.'
+/** On a converted blob: the annotations its descriptor carries. */
+const annotationPrefix = 'ipcr.io/annotation.'
