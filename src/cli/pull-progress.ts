@@ -1,3 +1,4 @@
+import { isLiveTerminal } from './log.js'
 import type { PullEvent } from '../pull/events.js'
 
 /** `sha256:1a2b3c4d...`, the way ctr-remote shortens digests in its fetching lines. */
@@ -18,7 +19,7 @@ export async function pullProgress(stream: NodeJS.WriteStream = process.stderr):
       default: return undefined
     }
   }
-  if (!stream.isTTY) {
+  if (!isLiveTerminal(stream)) {
     return { onEvent(e) { const l = line(e); if (l) stream.write(`${l}\n`) }, stop() {} }
   }
   const { default: ora } = await import('ora')

@@ -1,3 +1,4 @@
+import { isLiveTerminal } from './log.js'
 import type { Ora } from 'ora'
 import { shortDigest } from '../oci/descriptor.js'
 import type { PushEvent } from '../push/events.js'
@@ -11,7 +12,7 @@ function mib(n: number): string {
  * persisting one line per finished blob; otherwise one plain line per blob, for logs and CI.
  */
 export async function pushProgress(stream: NodeJS.WriteStream = process.stderr): Promise<{ onEvent(e: PushEvent): void; stop(): void }> {
-  if (!stream.isTTY) {
+  if (!isLiveTerminal(stream)) {
     return {
       onEvent(e) {
         if (e.type === 'layer-converted') stream.write(`${e.reused ? 'reused the eStargz conversion of' : 'converted'} ${shortDigest(e.from)}... to eStargz ${shortDigest(e.to)}...\n`)
