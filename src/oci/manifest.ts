@@ -77,6 +77,17 @@ function parseJsonObject(bytes: Uint8Array, what: string): Json {
   return v
 }
 
+/** The fields manifests and indexes share, present only when set (Go's omitempty). */
+function sharedFields(v: Json, what: string): Pick<Manifest, 'mediaType' | 'artifactType' | 'subject' | 'annotations'> {
+  const out: Pick<Manifest, 'mediaType' | 'artifactType' | 'subject' | 'annotations'> = {}
+  if (str(v.mediaType)) out.mediaType = v.mediaType as string
+  if (str(v.artifactType)) out.artifactType = v.artifactType as string
+  if (isObject(v.subject)) out.subject = parseDescriptorJson(v.subject, `${what}: subject`)
+  const annotations = stringMap(v.annotations, what)
+  if (annotations && Object.keys(annotations).length > 0) out.annotations = annotations
+  return out
+}
+
 export function parseManifest(bytes: Uint8Array, what = 'manifest'): Manifest {
   const v = parseJsonObject(bytes, what)
   if (v.config === undefined) throw new IntegrityError(`${what}: no config descriptor (is it a manifest?)`)
@@ -86,12 +97,7 @@ export function parseManifest(bytes: Uint8Array, what = 'manifest'): Manifest {
     config: parseDescriptorJson(v.config, `${what}: config`),
     layers: Array.isArray(v.layers) ? v.layers.map((l, i) => parseDescriptorJson(l, `${what}: layer ${i}`)) : null,
   }
-  if (str(v.mediaType)) m.mediaType = v.mediaType as string
-  if (str(v.artifactType)) m.artifactType = v.artifactType as string
-  if (isObject(v.subject)) m.subject = parseDescriptorJson(v.subject, `${what}: subject`)
-  const annotations = stringMap(v.annotations, what)
-  if (annotations && Object.keys(annotations).length > 0) m.annotations = annotations
-  return m
+  return Object.assign(m, sharedFields(v, what))
 }
 
 export function parseIndex(bytes: Uint8Array, what = 'index'): Index {
@@ -101,12 +107,7 @@ export function parseIndex(bytes: Uint8Array, what = 'index'): Index {
     schemaVersion: typeof v.schemaVersion === 'number' ? v.schemaVersion : 0,
     manifests: Array.isArray(v.manifests) ? v.manifests.map((m, i) => parseDescriptorJson(m, `${what}: manifest ${i}`)) : null,
   }
-  if (str(v.mediaType)) x.mediaType = v.mediaType as string
-  if (str(v.artifactType)) x.artifactType = v.artifactType as string
-  if (isObject(v.subject)) x.subject = parseDescriptorJson(v.subject, `${what}: subject`)
-  const annotations = stringMap(v.annotations, what)
-  if (annotations && Object.keys(annotations).length > 0) x.annotations = annotations
-  return x
+  return Object.assign(x, sharedFields(v, what))
 }
 
 // Field order below is the order of the Go structs in image-spec's specs-go/v1.
