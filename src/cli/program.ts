@@ -188,6 +188,71 @@ export function buildProgram(): Command {
     .exitOverride()
     .action(lazy(() => import('../commands/task-ls.js')))
 
+  // `ipcr run IMAGE ID CMD ARGS...`: what follows the image belongs to the container's command
+  // (`ls -a`, `echo -n`), so for run (only) global options count just before the subcommand, as ctr
+  // takes them, and run's own options just before the image.
+  const parseOptions = program.parseOptions.bind(program)
+  program.parseOptions = (argv: string[]) => {
+    program.enablePositionalOptions(true)
+    const positional = parseOptions([...argv])
+    if (positional.operands[0] === 'run') return positional
+    program.enablePositionalOptions(false)
+    return parseOptions(argv)
+  }
+  program.enablePositionalOptions(true) // run's passThroughOptions() requires it of its parent
+  program.command('run')
+    .description('run a container from an image in containerd, as ctr run does; exits with the container\'s exit code')
+    .argument('<image>', 'image name in containerd, e.g. a CID pulled with rpull (ipfs://CID and /ipfs/CID work too)')
+    .argument('<id>', 'container id')
+    .argument('[command...]', 'command and arguments (default: the image\'s Entrypoint and Cmd)')
+    .addOption(new Option('--snapshotter <name>', 'snapshotter for the rootfs (default: one the image is unpacked for, else overlayfs)').env('CONTAINERD_SNAPSHOTTER'))
+    .option('--rm', 'remove the task, container and snapshot when it exits', false)
+    .option('-t, --tty', 'give the container a terminal (the local one goes into raw mode)', false)
+    .option('-d, --detach', 'start the task and return, leaving it running', false)
+    .option('--env <KEY=VALUE>', 'set an environment variable (repeatable)', collect)
+    .option('--env-file <file>', 'read environment variables from a file, one KEY=VALUE per line')
+    .option('--cwd <dir>', 'working directory inside the container')
+    .option('-u, --user <user[:group]>', 'user (name or uid) and group (name or gid) to run as, looked up in the image')
+    .option('--mount <spec>', 'extra mount, e.g. type=bind,src=/tmp,dst=/host,options=rbind:ro (repeatable)', collect)
+    .option('--net-host', 'use the host\'s network', false)
+    .option('--read-only', 'make the rootfs read-only', false)
+    .option('--memory-limit <bytes>', 'memory limit in bytes (k, m, g suffixes allowed)')
+    .option('--label <KEY=VALUE>', 'container label, also a spec annotation (repeatable)', collect)
+    .passThroughOptions()
+    .addHelpText('after', '\nOptions go before IMAGE; everything after ID is the command.\n\nExamples:\n  ipcr run --rm -t bafkrei... foo sh\n  ipcr run --rm --snapshotter=overlayfs "$CID" test-1 ./run-tests')
+    .exitOverride()
+    .action(lazy(() => import('../commands/run.js')))
+  program.enablePositionalOptions(false)
+
+  const container = program.command('container').alias('c').description('manage containers').exitOverride()
+  container.command('ls').alias('list')
+    .description('list containers')
+    .option('-q, --quiet', 'print only the ids', false)
+    .option('--json', 'print a machine-readable result', false)
+    .exitOverride()
+    .action(lazy(() => import('../commands/container-ls.js')))
+  container.command('rm').aliases(['delete', 'del'])
+    .description('remove containers with their snapshots (and stopped tasks)')
+    .argument('<id...>', 'container ids')
+    .option('-f, --force', 'kill and remove a running task too', false)
+    .exitOverride()
+    .action(lazy(() => import('../commands/container-rm.js')))
+
+  const task = program.command('task').alias('t').description('manage tasks').exitOverride()
+  task.command('kill')
+    .description('signal a container\'s task (default: its stop signal, SIGTERM unless the image says otherwise)')
+    .argument('<id>', 'container id')
+    .option('-s, --signal <signal>', 'signal name or number, e.g. SIGKILL or 9')
+    .option('-a, --all', 'signal every process in the container', false)
+    .exitOverride()
+    .action(lazy(() => import('../commands/task-kill.js')))
+  task.command('ls').alias('list')
+    .description('list tasks')
+    .option('-q, --quiet', 'print only the ids', false)
+    .option('--json', 'print a machine-readable result', false)
+    .exitOverride()
+    .action(lazy(() => import('../commands/task-ls.js')))
+
   return program
 }
 

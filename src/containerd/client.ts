@@ -1,6 +1,7 @@
 import { NotFoundError } from '../errors.js'
 import { resolveTarget } from './address.js'
 import { Connection, type CallOptions } from './connection.js'
+import { ContainersService } from './containers.js'
 import { ContentService } from './content.js'
 import { DiffService } from './diff.js'
 import { ImagesService } from './images.js'
@@ -9,6 +10,7 @@ import { leaseRequest, type LeaseOptions } from './lease-options.js'
 import { LeasesService, type Lease } from './leases.js'
 import type { CallScope } from './metadata.js'
 import { SnapshotsService } from './snapshots.js'
+import { TasksService } from './tasks.js'
 import { version, type ServerVersion } from './version.js'
 
 export interface ConnectOptions {
@@ -37,6 +39,8 @@ export class ContainerdClient {
   readonly leases: LeasesService
   readonly introspection: IntrospectionService
   readonly diff: DiffService
+  readonly containers: ContainersService
+  readonly tasks: TasksService
 
   private constructor(private readonly conn: Connection, private readonly scope: CallScope) {
     this.images = new ImagesService(conn, scope)
@@ -44,6 +48,8 @@ export class ContainerdClient {
     this.leases = new LeasesService(conn, scope)
     this.introspection = new IntrospectionService(conn, scope)
     this.diff = new DiffService(conn, scope)
+    this.containers = new ContainersService(conn, scope)
+    this.tasks = new TasksService(conn, scope)
   }
 
   /** UnavailableError within connectTimeoutMs when containerd does not answer on the socket. */

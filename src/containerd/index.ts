@@ -14,5 +14,9 @@ export { LeasesService, type Lease, type LeaseResource } from './leases.js'
 export { IntrospectionService, snapshotterPluginType, type Plugin, type SnapshotterState } from './introspection.js'
 export { SnapshotsService, type SnapshotInfo, type SnapshotKind, type SnapshotOptions } from './snapshots.js'
 export { DiffService, type DiffOptions } from './diff.js'
+export {
+  ContainersService, specTypeUrl, stopSignalLabel, type ContainerRecord, type NewContainerRecord, type WireAny,
+} from './containers.js'
+export { TasksService, type ExitStatus, type NewTask, type TaskInfo, type TaskStatus } from './tasks.js'
 export type { Mount } from './wire.js'
 export { childGcLabels, childrenOf, uncompressedLabel } from './gc-labels.js'
