@@ -47,6 +47,7 @@ export class TaskStdio {
   private readonly ended: Promise<void>[] = []
   private stdinPipe: Socket | undefined
   private stdinDone = false
+  private readonly detach: Array<() => void> = []
 
   constructor(private readonly fifos: FifoSet, private readonly io: LocalIo) {
     for (const [path, out] of [[fifos.stdout, io.stdout], [fifos.stderr, io.stderr]] as const) {
@@ -55,6 +56,11 @@ export class TaskStdio {
       this.readers.push(r)
       this.ended.push(new Promise((resolve) => { r.once('end', resolve); r.once('close', resolve); r.once('error', () => resolve()) }))
       r.pipe(out, { end: false })
+      // A reader that went away (`ipcr run ... | head -1`): keep draining the task's output so it
+      // can finish (and --rm clean up) instead of dying of EPIPE here.
+      const onError = (): void => { r.unpipe(out); r.resume() }
+      out.on('error', onError)
+      this.detach.push(() => out.off('error', onError))
     }
   }
 
@@ -88,5 +94,6 @@ export class TaskStdio {
       r.unpipe()
       r.destroy()
     }
+    for (const off of this.detach.splice(0)) off()
   }
 }
