@@ -2,15 +2,13 @@ import { mkdir, open, readFile, rename, stat, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { homedir } from 'node:os'
-import * as dagPb from '@ipld/dag-pb'
-import { UnixFS } from 'ipfs-unixfs'
-import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { CID } from 'multiformats/cid'
 import { IntegrityError, NotFoundError } from '../errors.js'
 import type { IpfsBackend } from './backend.js'
 import type { IpnsService } from './ipns.js'
 import { cidOf, cidText } from './cid.js'
+import { catUnixfs } from './unixfs.js'
 
 /** `$IPCR_ROOT`, default `~/.local/share/ipcr`: where the embedded store and push history live. */
 export function ipcrRoot(env: NodeJS.ProcessEnv = process.env): string {
@@ -81,38 +79,9 @@ export class EmbeddedIpfs implements IpfsBackend {
     return cidOf(bytes, this.blocks)
   }
 
-  /** Walk the UnixFS DAG depth-first, yielding the file bytes in [offset, offset+length). */
-  async *cat(cid: CID, options: { offset?: number; length?: number } = {}): AsyncGenerator<Uint8Array> {
-    const start = options.offset ?? 0
-    const end = options.length === undefined ? Infinity : start + options.length
-    yield* this.walk(cid, 0, start, end)
-  }
-
-  private async *walk(cid: CID, base: number, start: number, end: number): AsyncGenerator<Uint8Array> {
-    const block = await this.blocks.get(cid)
-    if (cid.code === raw.code) {
-      const from = Math.max(0, start - base)
-      const to = Math.min(block.byteLength, end - base)
-      if (to > from) yield block.subarray(from, to)
-      return
-    }
-    if (cid.code !== dagPb.code) throw new IntegrityError(`block ${cidText(cid)} is neither raw nor dag-pb`)
-    const node = dagPb.decode(block)
-    const fs = node.Data ? UnixFS.unmarshal(node.Data) : undefined
-    if (!fs || (fs.type !== 'file' && fs.type !== 'raw')) throw new IntegrityError(`block ${cidText(cid)} is not a UnixFS file`)
-    let offset = base
-    if (fs.data && fs.data.byteLength > 0) {
-      const from = Math.max(0, start - offset)
-      const to = Math.min(fs.data.byteLength, end - offset)
-      if (to > from) yield fs.data.subarray(from, to)
-      offset += fs.data.byteLength
-    }
-    for (const [i, link] of node.Links.entries()) {
-      const size = Number(fs.blockSizes[i] ?? 0n)
-      if (offset + size > start && offset < end) yield* this.walk(link.Hash, offset, start, end)
-      offset += size
-      if (offset >= end) return
-    }
+  /** The file's bytes in [offset, offset+length), every block checked against its CID as it is read. */
+  cat(cid: CID, options: { offset?: number; length?: number; signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
+    return catUnixfs((c) => this.blocks.get(c), cid, options)
   }
 
   async ipns(): Promise<IpnsService> {
