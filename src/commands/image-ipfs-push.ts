@@ -4,6 +4,8 @@ import { pushProgress } from '../cli/push-progress.js'
 import { UsageError } from '../errors.js'
 import { publishPush } from '../ipfs/publish.js'
 import { openIpfs } from '../ipfs/select.js'
+import { CarFileWriter } from '../ipfs/car-writer.js'
+import { parseCid } from '../ipfs/cid.js'
 import { parseLocation, type ImageLocation } from '../oci/location.js'
 import { openImageSource } from '../oci/open.js'
 import { hostPlatform, parsePlatform, type PlatformSelection } from '../oci/platform.js'
@@ -16,7 +18,7 @@ import { parseDuration } from '../util/duration.js'
 
 interface Options {
   estargz: boolean; platform?: string[]; allPlatforms: boolean; json: boolean
-  ipns: boolean; ipnsKey?: string; ipnsLifetime: string; ipnsTtl: string; ref?: string
+  ipns: boolean; ipnsKey?: string; ipnsLifetime: string; ipnsTtl: string; ref?: string; car?: string
 }
 
 /** The reference to publish: --ref, else the containerd name as typed, else the layout's image name annotation. */
@@ -38,7 +40,9 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
   const source = await openImageSource(location, globals)
   // Conversion work happens on worker threads; none are started for --estargz=false.
   const pool = o.estargz ? (await import('../estargz/index.js')).createEstargzPool() : undefined
-  const { backend, note } = await openIpfs({ api: globals.ipfsApi })
+  // --car: every block goes into a CAR file and no IPFS node is involved (air-gapped hosts).
+  const car = o.car !== undefined ? await CarFileWriter.create(o.car) : undefined
+  const { backend, note } = car ? { backend: car, note: `writing every block to ${car.path}; no IPFS node is involved` } : await openIpfs({ api: globals.ipfsApi })
   log.info(note)
   const progress = await pushProgress()
   try {
@@ -48,9 +52,13 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
       ...(pool ? { convertLayer: estargzConverter(pool, convertOptions), rewriteConfig: rewriteConfigDiffIds } : {}),
     })
     progress.stop()
+    // Root descriptor first, then every blob: descriptors link blobs by URL only, so `dag import` pins each root.
+    if (car) await car.finish([parseCid(result.rootCid), ...result.blobs.flatMap((b) => (b.cid ? [parseCid(b.cid)] : []))])
     const ref = referenceOf(location, root, o.ref)
     let ipns: { ref: string; name: string; expires: string } | undefined
-    if (o.ipns && ref !== undefined) {
+    if (car && o.ipns && ref !== undefined) {
+      log.info(`not publishing ${ref} via IPNS: a CAR file carries no IPNS records (pull it by CID)`)
+    } else if (o.ipns && ref !== undefined) {
       const published = await publishPush(backend, ref, result.rootCid, { key: o.ipnsKey, lifetimeMs, ttlMs })
       ipns = { ref, name: published.name, expires: published.expires.toISOString() }
       log.info(`published ${ref} as /ipns/${published.name} (valid until ${ipns.expires}; renew with \`ipcr ipns republish\`)`)

@@ -3,31 +3,36 @@ import { log } from '../cli/log.js'
 import { pullProgress } from '../cli/pull-progress.js'
 import { ContainerdClient } from '../containerd/client.js'
 import { chooseSnapshotter } from '../containerd/snapshotter-choice.js'
-import { UsageError } from '../errors.js'
+import { UsageError, withContext } from '../errors.js'
 import { cidText } from '../ipfs/cid.js'
 import { parsePullRef } from '../ipfs/ref.js'
 import { resolvePullRef } from '../ipfs/resolve.js'
-import { openIpfs } from '../ipfs/select.js'
+import { ipcrRoot } from '../ipfs/embedded.js'
+import { KuboClient } from '../ipfs/kubo.js'
+import { PinLedger, pinPulledImage } from '../ipfs/pins.js'
+import { openPullSource } from '../ipfs/pull-source.js'
+import { cidOfDescriptor } from '../oci/stores/ipfs.js'
 import { hostPlatform, parsePlatform } from '../oci/platform.js'
 import { rpull } from '../pull/rpull.js'
 import { parseDuration } from '../util/duration.js'
 
-interface Options { ipfs?: boolean; snapshotter?: string; platform?: string[]; timeout: string; json: boolean }
+interface Options { ipfs?: boolean; snapshotter?: string; platform?: string[]; timeout: string; json: boolean; gateway?: string[]; car?: string; pin: boolean }
 
 export async function run(args: string[], opts: Record<string, unknown>, globals: GlobalOptions): Promise<CommandResult> {
   const o = opts as unknown as Options
-  const ref = parsePullRef(args[0] ?? '')
+  const ref = args[0] === undefined && o.car !== undefined ? undefined : parsePullRef(args[0] ?? '')
   const timeoutMs = parseDuration(o.timeout, '--timeout')
   const platforms = { all: false as const, only: o.platform?.length ? o.platform.map(parsePlatform) : [hostPlatform()] }
   if (o.platform && o.platform.length > 1) throw new UsageError('rpull unpacks one platform: give --platform once')
 
-  const { backend, note } = await openIpfs({ api: globals.ipfsApi })
+  const { backend, note, firstRoot, lazy } = await openPullSource({ api: globals.ipfsApi, gateways: o.gateway, car: o.car })
   log.info(note)
   const client = await ContainerdClient.connect({ address: globals.address, namespace: globals.namespace })
   const progress = await pullProgress()
   try {
-    const resolved = await resolvePullRef(ref, backend, { timeoutMs })
-    const snapshotter = await chooseSnapshotter(client, o.snapshotter)
+    const resolved = await resolvePullRef(ref ?? parsePullRef(firstRoot ?? ''), backend, { timeoutMs })
+    const snapshotter = lazy || o.snapshotter ? await chooseSnapshotter(client, o.snapshotter)
+      : { name: 'overlayfs', why: `the stargz snapshotter reads lazy layers through its own kubo, not the ${backend.description}` }
     log.info(`using the ${snapshotter.name} snapshotter (${snapshotter.why})`)
     const result = await rpull(client, backend, {
       rootCid: resolved.cid, name: resolved.name, remoteRef: resolved.remoteRef,
@@ -35,6 +40,13 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
     })
     progress.stop()
     log.info(`pulled ${result.name}: ${result.layers.remote} layer(s) mounted lazily, ${result.layers.applied} unpacked, ${result.layers.present} already present`)
+    if (o.pin && backend instanceof KuboClient) {
+      // What was fetched is pinned, so this node keeps serving it to its peers; `image rm` unpins it.
+      const cids = [cidText(resolved.cid), ...result.fetched.map((d) => cidText(cidOfDescriptor(d)))]
+      const image = { containerd: globals.address, namespace: globals.namespace, image: result.name }
+      const pins = await withContext(`pulled ${result.name} but could not pin it on kubo`, () => pinPulledImage(backend, new PinLedger(ipcrRoot()), image, cids))
+      log.info(`pinned ${new Set(cids).size} blob(s) on kubo node ${pins.node} (${pins.pinned.length} new pin(s)), so it serves this image to its peers`)
+    }
     return {
       text: '',
       json: {

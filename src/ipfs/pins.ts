@@ -1,0 +1,162 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { writeFileAtomic } from '../oci/stores/fs-util.js'
+import { KuboError, replyJson, type KuboClient } from './kubo.js'
+
+/**
+ * What `rpull --pin` pinned for one containerd image, so `image rm` can unpin what only that image
+ * used. Pins someone else made (a push, the user) are never ours to remove: a CID already pinned
+ * when rpull came to it is listed in `cids` but not in `owned`.
+ */
+export interface PinRecord {
+  /** kubo's peer ID: API addresses change between restarts, the node does not. */
+  node: string
+  containerd: string
+  namespace: string
+  image: string
+  /** Every CID of the image that rpull made sure is pinned. */
+  cids: string[]
+  /** The CIDs this record is responsible for unpinning. */
+  owned: string[]
+  pinnedAt: string
+}
+
+export type ImageKey = Pick<PinRecord, 'node' | 'containerd' | 'namespace' | 'image'>
+
+const sameImage = (a: Omit<ImageKey, 'node'>, b: Omit<ImageKey, 'node'>): boolean =>
+  a.containerd === b.containerd && a.namespace === b.namespace && a.image === b.image
+
+/** `$IPCR_ROOT/pins.json`. */
+export class PinLedger {
+  private readonly file: string
+
+  constructor(root: string) {
+    this.file = join(root, 'pins.json')
+  }
+
+  async list(): Promise<PinRecord[]> {
+    const text = await readFile(this.file, 'utf8').catch(() => '[]')
+    try {
+      const parsed = JSON.parse(text) as unknown
+      return Array.isArray(parsed) ? (parsed as PinRecord[]) : []
+    } catch {
+      return []
+    }
+  }
+
+  async save(records: PinRecord[]): Promise<void> {
+    await writeFileAtomic(this.file, Buffer.from(`${JSON.stringify(records, null, 2)}\n`))
+  }
+}
+
+/** Add or replace the record of one image; a re-pull keeps what the earlier pull owned. */
+export function withPull(records: PinRecord[], pull: Omit<PinRecord, 'owned'>, newlyPinned: string[]): PinRecord[] {
+  const previous = records.find((r) => r.node === pull.node && sameImage(r, pull))
+  const owned = [...new Set([...(previous?.owned ?? []), ...newlyPinned])]
+  return [...records.filter((r) => r !== previous), { ...pull, owned }]
+}
+
+/**
+ * Forget the images in `removed`: each CID they owned is unpinned unless another image on the same
+ * node still uses it, in which case that image takes over unpinning it.
+ */
+export function planRelease(records: PinRecord[], removed: Array<Omit<ImageKey, 'node'>>): { unpin: Map<string, string[]>; remaining: PinRecord[] } {
+  const gone = records.filter((r) => removed.some((k) => sameImage(r, k)))
+  const remaining = records.filter((r) => !gone.includes(r)).map((r) => ({ ...r, owned: [...r.owned] }))
+  const unpin = new Map<string, string[]>()
+  for (const record of gone) {
+    for (const cid of record.owned) {
+      const heir = remaining.find((r) => r.node === record.node && r.cids.includes(cid))
+      if (heir) {
+        if (!heir.owned.includes(cid)) heir.owned.push(cid)
+        continue
+      }
+      const list = unpin.get(record.node) ?? []
+      if (!list.includes(cid)) list.push(cid)
+      unpin.set(record.node, list)
+    }
+  }
+  return { unpin, remaining }
+}
+
+/** Pin each CID recursively unless kubo already has a recursive pin on it; returns those pinned now. */
+export async function pinAll(kubo: KuboClient, cids: string[]): Promise<string[]> {
+  const pinnedNow: string[] = []
+  for (const cid of [...new Set(cids)]) {
+    if (await isPinned(kubo, cid)) continue
+    await kubo.call('pin/add', { arg: cid, recursive: 'true', progress: 'false' }).then(replyJson)
+    pinnedNow.push(cid)
+  }
+  return pinnedNow
+}
+
+export async function isPinned(kubo: KuboClient, cid: string): Promise<boolean> {
+  try {
+    const r = await replyJson<{ Keys?: Record<string, unknown> }>(await kubo.call('pin/ls', { arg: cid, type: 'recursive' }))
+    return Object.keys(r.Keys ?? {}).length > 0
+  } catch (err) {
+    if (err instanceof KuboError && /not pinned/i.test(err.message)) return false
+    throw err
+  }
+}
+
+/** Unpin, treating "not pinned" (the user already unpinned it) as done. */
+export async function unpinAll(kubo: KuboClient, cids: string[]): Promise<void> {
+  for (const cid of cids) {
+    try {
+      await kubo.call('pin/rm', { arg: cid, recursive: 'true' }).then(replyJson)
+    } catch (err) {
+      if (!(err instanceof KuboError && /not pinned/i.test(err.message))) throw err
+    }
+  }
+}
+
+export async function peerId(kubo: KuboClient): Promise<string> {
+  return (await replyJson<{ ID: string }>(await kubo.call('id', {}))).ID
+}
+
+/**
+ * After an rpull through kubo: pin the image's CIDs on that node (so it serves them to its peers)
+ * and remember which pins this pull made.
+ */
+export async function pinPulledImage(kubo: KuboClient, ledger: PinLedger, image: Omit<ImageKey, 'node'>, cids: string[]): Promise<{ node: string; pinned: string[] }> {
+  const node = await peerId(kubo)
+  const pinned = await pinAll(kubo, cids)
+  const records = await ledger.list()
+  await ledger.save(withPull(records, { ...image, node, cids: [...new Set(cids)], pinnedAt: new Date().toISOString() }, pinned))
+  return { node, pinned }
+}
+
+/**
+ * After `image rm`: unpin what only the removed images used. `kubo` is opened only when there is
+ * something to unpin; pins on another node than the one it reaches are left, and said so.
+ */
+export async function releaseImagePins(ledger: PinLedger, removed: Array<Omit<ImageKey, 'node'>>, kubo: () => Promise<KuboClient | undefined>): Promise<{ unpinned: string[]; left: Array<{ node: string; cids: string[]; why: string }> }> {
+  const records = await ledger.list()
+  const { unpin, remaining } = planRelease(records, removed)
+  if (remaining.length === records.length) return { unpinned: [], left: [] }
+  const left: Array<{ node: string; cids: string[]; why: string }> = []
+  const unpinned: string[] = []
+  let keep: PinRecord[] = []
+  if (unpin.size > 0) {
+    let openError = 'no kubo answered'
+    const client = await kubo().catch((err: Error) => { openError = err.message; return undefined })
+    try {
+      const here = client ? await peerId(client).catch(() => undefined) : undefined
+      for (const [node, cids] of unpin) {
+        if (client && here === node) {
+          await unpinAll(client, cids)
+          unpinned.push(...cids)
+        } else {
+          left.push({ node, cids, why: client ? `the kubo reached is node ${here ?? 'unknown'}` : openError })
+          // Keep the removed records of that node: a later pull of the same name inherits their pins.
+          keep = keep.concat(records.filter((r) => r.node === node && removed.some((k) => sameImage(r, k))))
+        }
+      }
+    } finally {
+      await client?.close()
+    }
+  }
+  await ledger.save([...remaining, ...keep])
+  return { unpinned, left }
+}
