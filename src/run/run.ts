@@ -142,7 +142,7 @@ export async function runContainer(client: ContainerdClient, req: RunRequest, io
       containerId: id, rootfs, terminal: req.tty ?? false,
       stdin: fifos?.stdin ?? '', stdout: fifos?.stdout ?? '', stderr: fifos?.stderr ?? '',
     }, call)
-    undo.push(() => ignoreNotFound(client.tasks.delete(id)))
+    undo.push(() => destroyTask(client, id))
     if (req.detach) {
       await client.tasks.start(id, call)
       phase = 'done'
@@ -187,8 +187,7 @@ export async function runContainer(client: ContainerdClient, req: RunRequest, io
       undo.length = 0
       if (setup.signal.aborted) throw setup.signal.reason
     } else if (req.rm) {
-      await client.tasks.kill(id, 9, { all: true }).catch(() => undefined)
-      await ignoreNotFound(client.tasks.delete(id)).catch(() => undefined)
+      await destroyTask(client, id).catch(() => undefined)
       await removeContainer(client, id, snapshotter).catch(() => undefined)
     }
     throw err
@@ -209,6 +208,16 @@ export async function removeContainer(client: ContainerdClient, id: string, snap
     ignoreNotFound(client.containers.delete(id)),
     snapshotter && snapshotKey ? ignoreNotFound(client.snapshots(snapshotter).remove(snapshotKey)) : undefined,
   ])
+}
+
+/** Kill a task whatever its state (created, running) and delete it once it has stopped. */
+async function destroyTask(client: ContainerdClient, id: string): Promise<void> {
+  const exited = client.tasks.wait(id).catch(() => undefined)
+  await client.tasks.kill(id, 9, { all: true }).catch(() => undefined)
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([exited, new Promise((resolve) => { timer = setTimeout(resolve, 10_000) })])
+  clearTimeout(timer)
+  await ignoreNotFound(client.tasks.delete(id))
 }
 
 async function ignoreNotFound(p: Promise<unknown>): Promise<void> {
