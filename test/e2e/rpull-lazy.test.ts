@@ -51,6 +51,12 @@ describe('rpull --ipfs with the stargz snapshotter (the default when containerd 
     expect(lazyTree).toMatch(/^F data\/tree\/a\/x\.txt /m)
   })
 
+  it('ipcr run --snapshotter=stargz runs it, and the snapshotter lists one TOC file per layer inside', async () => {
+    const r = await ipcr(['run', '--rm', '--snapshotter=stargz', cid, `lazy-run-${process.pid}`, 'ls', '/.stargz-snapshotter'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout.trim().split('\n').sort()).toEqual(layers.map((l) => `${l}.json`).sort())
+  })
+
   it('gives the same tree as a full overlayfs pull of the same CID', async () => {
     await wipeContainerd()
     const r = await ipcr(['i', 'rpull', '--snapshotter=overlayfs', '--ipfs', cid])
