@@ -8,6 +8,7 @@
 #   scripts/rig.sh wipe [DIR]     fresh containerd + snapshotter state, same kubo repo (IPFS kept)
 #   scripts/rig.sh down [DIR]     stop everything the rig started, unmount, remove DIR
 #                                 (IPCR_RIG_KEEP=1 or `down --keep` keeps DIR for post-mortems)
+#   scripts/rig.sh kubo-init REPO a kubo repo set up like the rig's (offline, nothing phones out)
 # Without DIR, env/status/wipe/down act on $IPCR_RIG_DIR if set (the rig your shell was pointed
 # at), else on the most recent `up` (recorded in ${XDG_RUNTIME_DIR:-/tmp}/ipcr-rig.current).
 #
@@ -195,13 +196,18 @@ IPFS_MATCH="ipfs daemon"
 STARGZ_MATCH="containerd-stargz-grpc"
 CTRD_MATCH="" # set with DIR: containerd --config DIR/containerd/config.toml
 
-start_ipfs() {
-  export IPFS_PATH="$DIR/ipfs"
-  if [[ ! -f "$IPFS_PATH/config" ]]; then
+# A kubo repo that never reaches beyond this machine: default Import settings, loopback ports,
+# no swarm, and none of the features that phone out. Also used by tests that run a kubo of their own.
+init_kubo_repo() {
+  local repo="$1"
+  [[ -f "$repo/config" ]] && return 0
+  mkdir -p "$repo"
+  (
+    export IPFS_PATH="$repo"
     # Default init: no profile, so Import.* stays at kubo's defaults (wire-format.md section 2).
-    "$KUBO_BIN/ipfs" init --empty-repo >"$DIR/ipfs-init.log" 2>&1 || { cat "$DIR/ipfs-init.log" >&2; die "ipfs init failed"; }
+    "$KUBO_BIN/ipfs" init --empty-repo >"$repo.init.log" 2>&1 || { cat "$repo.init.log" >&2; die "ipfs init failed"; }
     # Port 0: the kernel picks free loopback ports; kubo writes the real API address to
-    # $IPFS_PATH/api and the gateway URL to $IPFS_PATH/gateway. No swarm: the rig is offline.
+    # $IPFS_PATH/api and the gateway URL to $IPFS_PATH/gateway. No swarm: offline.
     "$KUBO_BIN/ipfs" config Addresses.API /ip4/127.0.0.1/tcp/0
     "$KUBO_BIN/ipfs" config Addresses.Gateway /ip4/127.0.0.1/tcp/0
     "$KUBO_BIN/ipfs" config --json Addresses.Swarm '[]'
@@ -214,7 +220,18 @@ start_ipfs() {
     "$KUBO_BIN/ipfs" config --json Routing.DelegatedRouters '[]'
     "$KUBO_BIN/ipfs" config --json Ipns.DelegatedPublishers '[]'
     "$KUBO_BIN/ipfs" config Plugins.Plugins.telemetry.Config.Mode off
-  fi
+  )
+}
+
+# `kubo-init REPO`: a fresh repo set up as the rig's, for a test's own daemon.
+cmd_kubo_init() {
+  [[ $# -eq 1 ]] || die "usage: rig.sh kubo-init REPO"
+  init_kubo_repo "$1"
+}
+
+start_ipfs() {
+  export IPFS_PATH="$DIR/ipfs"
+  init_kubo_repo "$IPFS_PATH"
   rm -f "$IPFS_PATH/api" "$IPFS_PATH/gateway" # stale after a crash
   start ipfs "$KUBO_BIN/ipfs" daemon --offline
   wait_for "kubo API" 60 ipfs "$IPFS_MATCH" ipfs_api_ok
@@ -401,5 +418,6 @@ case "${1:-}" in
   status) shift; cmd_status "$@" ;;
   wipe) shift; cmd_wipe "$@" ;;
   down) shift; cmd_down "$@" ;;
+  kubo-init) shift; cmd_kubo_init "$@" ;;
   *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildFixtures, writeRandomImage, type Fixtures } from '../../src/testkit/index.js'
-import { ctr, runOk } from '../support/rig.js'
+import { ctr, rigScript, runOk } from '../support/rig.js'
 import { expectCleanFailure, ipcr } from '../support/ipcr.js'
 
 let fx: Fixtures
@@ -70,9 +70,8 @@ describe('ipfs-push refuses bad input cleanly', () => {
     // A kubo of this test's own, so stopping it leaves the rig's alone.
     const repo = join(work, 'kubo')
     const env = { IPFS_PATH: repo }
-    await runOk('ipfs', ['init', '--empty-repo'], { env })
-    await runOk('ipfs', ['config', 'Addresses.API', '/ip4/127.0.0.1/tcp/0'], { env })
-    await runOk('ipfs', ['config', 'Addresses.Gateway', '/ip4/127.0.0.1/tcp/0'], { env })
+    // Set up as the rig's kubo: loopback only, AutoConf and telemetry off, so nothing phones out.
+    await runOk('bash', [rigScript, 'kubo-init', repo])
     const daemon: ChildProcess = spawn('ipfs', ['daemon', '--offline'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
     await new Promise<void>((resolve, reject) => {
       daemon.stdout?.on('data', (b: Buffer) => { if (b.toString().includes('Daemon is ready')) resolve() })
