@@ -310,7 +310,8 @@ export async function createCluster(o: ClusterOptions): Promise<Cluster> {
         const others = nodes.filter((n) => n !== node).map((n) => n.swarmAddr)
         spawnSync(ipfsBin, ['config', '--json', 'Bootstrap', JSON.stringify(others)], { env: { ...process.env, IPFS_PATH: node.ipfsPath } })
       }
-      await Promise.all(nodes.map((n) => n.start()))
+      // One after another: two nodes dialling each other at the same moment can leave bitswap unaware of the peer.
+      for (const node of nodes) await node.start()
     }
 
     const cluster: Cluster = {
@@ -332,6 +333,25 @@ export async function createCluster(o: ClusterOptions): Promise<Cluster> {
               await a.ipfs(['swarm', 'connect', b.swarmAddr], { timeoutMs: 15_000 })
               if (Date.now() > deadline) throw new Error(`${a.name} could not connect to ${b.name}: ${peers.stderr}`)
               await new Promise((r) => setTimeout(r, 250))
+            }
+          }
+        }
+        // Connected is not enough: kubo 0.38 now and then never tells bitswap about a peer that connected
+        // while it was starting, and then never asks that peer for blocks. Prove that every pair exchanges
+        // a block, and reconnect a pair that does not.
+        const probes = new Map<ClusterNode, string>()
+        for (const b of up) {
+          const r = await b.ipfs(['block', 'put'], { input: `probe ${b.name} ${process.pid} ${Date.now()} ${Math.random()}` })
+          if (r.code !== 0) throw new Error(`block put on ${b.name} failed: ${r.stderr}`)
+          probes.set(b, r.stdout.trim())
+        }
+        for (const a of up) {
+          for (const b of up) {
+            if (a === b) continue
+            while ((await a.ipfs(['block', 'get', probes.get(b) as string], { timeoutMs: 3000 })).code !== 0) {
+              if (Date.now() > deadline) throw new Error(`${a.name} is connected to ${b.name} but gets no blocks from it`)
+              await a.ipfs(['swarm', 'disconnect', b.swarmAddr])
+              await a.ipfs(['swarm', 'connect', b.swarmAddr], { timeoutMs: 15_000 })
             }
           }
         }
