@@ -300,6 +300,9 @@ export async function createCluster(o: ClusterOptions): Promise<Cluster> {
         set('Swarm.RelayClient.Enabled', false)
         set('Swarm.RelayService.Enabled', false)
         set('AutoNAT.ServiceMode', 'disabled')
+        set('AutoTLS.Enabled', false)
+        // The DHT over the cluster only: with a swarm key kubo refuses the public HTTP routers of "auto".
+        set('Routing.Type', 'dht')
         // Private networks run over TCP only (the PSK protects TCP connections, not QUIC).
         set('Swarm.Transports.Network.QUIC', false)
         set('Swarm.Transports.Network.WebTransport', false)
@@ -310,8 +313,7 @@ export async function createCluster(o: ClusterOptions): Promise<Cluster> {
         const others = nodes.filter((n) => n !== node).map((n) => n.swarmAddr)
         spawnSync(ipfsBin, ['config', '--json', 'Bootstrap', JSON.stringify(others)], { env: { ...process.env, IPFS_PATH: node.ipfsPath } })
       }
-      // One after another: two nodes dialling each other at the same moment can leave bitswap unaware of the peer.
-      for (const node of nodes) await node.start()
+      await Promise.all(nodes.map((n) => n.start()))
     }
 
     const cluster: Cluster = {
@@ -336,9 +338,9 @@ export async function createCluster(o: ClusterOptions): Promise<Cluster> {
             }
           }
         }
-        // Connected is not enough: kubo 0.38 now and then never tells bitswap about a peer that connected
-        // while it was starting, and then never asks that peer for blocks. Prove that every pair exchanges
-        // a block, and reconnect a pair that does not.
+        // Connected is not enough: bitswap in kubo 0.38 never sees a peer that connected while the node
+        // was starting (ipfs/boxo#83, fixed upstream by ipfs/boxo#1201), so it never asks that peer for
+        // blocks. Prove that every pair exchanges a block, and reconnect a pair that does not.
         const probes = new Map<ClusterNode, string>()
         for (const b of up) {
           const r = await b.ipfs(['block', 'put'], { input: `probe ${b.name} ${process.pid} ${Date.now()} ${Math.random()}` })
