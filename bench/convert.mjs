@@ -8,7 +8,7 @@
 // Both tools convert with their defaults: level 9, 4 MiB chunks, no prioritized files. After
 // every conversion the converted image is deleted and ipcr's conversion-cache labels are taken
 // off the source layers, then containerd's GC runs (`ctr i rm --sync`), so no round reuses the
-// work of an earlier one; the content store is checked to be back to the imported image alone.
+// work of an earlier one; every blob the conversion added is checked to be gone again.
 import { execFileSync } from 'node:child_process'
 import { loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
@@ -52,7 +52,6 @@ try {
   const ctrName = `${img.name}-ctr-esgz`
   forget(ipcrName)
   forget(ctrName)
-  const baseline = [...contentLabels().keys()].sort().join()
 
   const ours = []
   const theirs = []
@@ -61,6 +60,7 @@ try {
     // Alternate who goes first, so page-cache warmth favours neither.
     const order = i % 2 === 0 ? ['theirs', 'ours'] : ['ours', 'theirs']
     for (const who of order) {
+      const before = new Set(contentLabels().keys())
       if (who === 'ours') {
         const r = timed(process.execPath, [ipcrBin, 'i', 'convert', '--estargz', img.name, ipcrName])
         ours.push(r)
@@ -72,8 +72,9 @@ try {
         digests.theirs.add(r.stdout.split('\n').pop())
         forget(ctrName)
       }
-      const now = [...contentLabels().keys()].sort().join()
-      if (now !== baseline) console.warn(`  warning: content store not back to the source image after ${who} (round ${i + 1})`)
+      // GC may also collect older garbage; what matters is that nothing of this conversion stayed.
+      const left = [...contentLabels().keys()].filter((d) => !before.has(d))
+      if (left.length) console.warn(`  warning: ${left.length} blob(s) of the ${who} conversion survived its deletion (round ${i + 1})`)
       console.error(`  round ${i + 1} ${who}: ${(who === 'ours' ? ours : theirs).at(-1).wall.toFixed(2)} s`)
     }
   }
