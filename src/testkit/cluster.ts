@@ -12,6 +12,7 @@
  * Needs root (CAP_NET_ADMIN) and iproute2.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import http from 'node:http'
 import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -234,8 +235,8 @@ export async function createCluster(o: ClusterOptions): Promise<Cluster> {
           const deadline = Date.now() + 60_000
           for (;;) {
             if (!daemons.has(name)) throw new Error(`kubo on ${name} exited at start:\n${await readFile(log, 'utf8').catch(() => '')}`)
-            const r = await runCommand(ipfsBin, ['--api', node.api, 'version'], { env, timeoutMs: 5000 }).catch(() => undefined)
-            if (r?.code === 0) break
+            // Over HTTP: the CLI would answer `version` itself while the daemon is still starting.
+            if (await apiAnswers(node.apiUrl)) break
             if (Date.now() > deadline) throw new Error(`kubo on ${name} did not answer within 60 s:\n${await readFile(log, 'utf8').catch(() => '')}`)
             await new Promise((r) => setTimeout(r, 200))
           }
@@ -289,6 +290,7 @@ export async function createCluster(o: ClusterOptions): Promise<Cluster> {
         set('Addresses.API', node.api)
         set('Addresses.Gateway', `/ip4/${node.ip}/tcp/${gatewayPort}`)
         set('Addresses.Swarm', [`/ip4/${node.ip}/tcp/${swarmPort}`])
+        set('Bootstrap', [])
         // Nothing reaches beyond the cluster: no AutoConf, delegated routing, telemetry, mDNS, relays or NAT.
         set('AutoConf.Enabled', false)
         set('DNS.Resolvers', {})
@@ -309,11 +311,17 @@ export async function createCluster(o: ClusterOptions): Promise<Cluster> {
         set('Swarm.Transports.Network.WebRTCDirect', false)
         set('Swarm.Transports.Network.Websocket', false)
       }
+      // Bitswap in kubo 0.38 never sees a peer that connected while the node was starting
+      // (ipfs/boxo#83; fixed upstream by ipfs/boxo#1201), and a disconnect+reconnect can leave a peer
+      // unasked too (ipfs/boxo#1163). So the daemons start with an empty bootstrap list and are joined
+      // once all of them answer; the list naming the other nodes is then stored (`bootstrap add`), so
+      // a node restarted later (start()) bootstraps from them, as a real cluster's nodes do.
+      await Promise.all(nodes.map((n) => n.start()))
       for (const node of nodes) {
         const others = nodes.filter((n) => n !== node).map((n) => n.swarmAddr)
-        spawnSync(ipfsBin, ['config', '--json', 'Bootstrap', JSON.stringify(others)], { env: { ...process.env, IPFS_PATH: node.ipfsPath } })
+        const r = await node.ipfs(['bootstrap', 'add', ...others])
+        if (r.code !== 0) throw new Error(`bootstrap add on ${node.name} failed: ${r.stderr}\n--- ${node.log}\n${await readFile(node.log, 'utf8').catch(() => '')}`)
       }
-      await Promise.all(nodes.map((n) => n.start()))
     }
 
     const cluster: Cluster = {
@@ -338,9 +346,8 @@ export async function createCluster(o: ClusterOptions): Promise<Cluster> {
             }
           }
         }
-        // Connected is not enough: bitswap in kubo 0.38 never sees a peer that connected while the node
-        // was starting (ipfs/boxo#83, fixed upstream by ipfs/boxo#1201), so it never asks that peer for
-        // blocks. Prove that every pair exchanges a block, and reconnect a pair that does not.
+        // Connected is not enough for kubo 0.38's bitswap (see above): prove that every pair exchanges a
+        // block, and reconnect a pair that does not.
         const probes = new Map<ClusterNode, string>()
         for (const b of up) {
           const r = await b.ipfs(['block', 'put'], { input: `probe ${b.name} ${process.pid} ${Date.now()} ${Math.random()}` })
@@ -368,6 +375,19 @@ export async function createCluster(o: ClusterOptions): Promise<Cluster> {
     teardownSync()
     throw err
   }
+}
+
+/** Whether kubo's RPC API answers `POST /api/v0/version`. */
+function apiAnswers(apiUrl: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.request(`${apiUrl}/api/v0/version`, { method: 'POST', timeout: 2000 }, (res) => {
+      res.resume()
+      resolve(res.statusCode === 200)
+    })
+    req.on('timeout', () => req.destroy())
+    req.on('error', () => resolve(false))
+    req.end()
+  })
 }
 
 /** TERM the child's process group, KILL it after 10 s, and wait for the exit. */
