@@ -25,9 +25,19 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
   const platforms = { all: false as const, only: o.platform?.length ? o.platform.map(parsePlatform) : [hostPlatform()] }
   if (o.platform && o.platform.length > 1) throw new UsageError('rpull unpacks one platform: give --platform once')
 
-  const { backend, note, firstRoot, lazy } = await openPullSource({ api: globals.ipfsApi, gateways: o.gateway, car: o.car })
+  // Reach IPFS and containerd at once; if either fails, close the other.
+  const [source, connected] = await Promise.allSettled([
+    openPullSource({ api: globals.ipfsApi, gateways: o.gateway, car: o.car }),
+    ContainerdClient.connect({ address: globals.address, namespace: globals.namespace }),
+  ])
+  if (source.status === 'rejected' || connected.status === 'rejected') {
+    if (source.status === 'fulfilled') await source.value.backend.close()
+    if (connected.status === 'fulfilled') await connected.value.close()
+    throw source.status === 'rejected' ? source.reason : (connected as PromiseRejectedResult).reason
+  }
+  const { backend, note, firstRoot, lazy } = source.value
+  const client = connected.value
   log.info(note)
-  const client = await ContainerdClient.connect({ address: globals.address, namespace: globals.namespace })
   const progress = await pullProgress()
   try {
     const resolved = await resolvePullRef(ref ?? parsePullRef(firstRoot ?? ''), backend, { timeoutMs })

@@ -1,7 +1,6 @@
 import { CID } from 'multiformats/cid'
 import { base32 } from 'multiformats/bases/base32'
 import { base36 } from 'multiformats/bases/base36'
-import { importer } from 'ipfs-unixfs-importer'
 import { UsageError } from '../errors.js'
 import { importerOptions } from './profile.js'
 
@@ -27,7 +26,8 @@ export async function cidOf(bytes: AsyncIterable<Uint8Array> | Uint8Array, sink:
       return cid
     },
   }
-  for await (const entry of importer([{ content }], store, importerOptions())) {
+  const { importer } = await import('ipfs-unixfs-importer')
+  for await (const entry of importer([{ content }], store, await importerOptions())) {
     root = entry.cid
   }
   if (root === undefined) throw new Error('importer produced no root') // cannot happen for one file

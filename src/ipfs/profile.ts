@@ -1,5 +1,3 @@
-import { fixedSize } from 'ipfs-unixfs-importer/chunker'
-import { balanced } from 'ipfs-unixfs-importer/layout'
 import type { ImporterOptions } from 'ipfs-unixfs-importer'
 
 /**
@@ -21,7 +19,9 @@ export const kuboAddParams: Readonly<Record<string, string>> = {
   pin: 'true',
 }
 
-export function importerOptions(): ImporterOptions {
+/** Loaded on first use: pulls never build DAGs, and the importer is a noticeable part of start-up. */
+export async function importerOptions(): Promise<ImporterOptions> {
+  const [{ fixedSize }, { balanced }] = await Promise.all([import('ipfs-unixfs-importer/chunker'), import('ipfs-unixfs-importer/layout')])
   return {
     cidVersion: 1,
     rawLeaves: true,

@@ -1,8 +1,6 @@
 import { UsageError } from '../errors.js'
 import type { IpfsBackend } from './backend.js'
-import { CarIpfs } from './car.js'
 import { cidText } from './cid.js'
-import { GatewayIpfs } from './gateway.js'
 import { openIpfs } from './select.js'
 
 export interface PullSourceSelection {
@@ -30,6 +28,8 @@ export async function openPullSource(sel: PullSourceSelection): Promise<PullSour
   const gateways = sel.gateways ?? []
   if (sel.car !== undefined && gateways.length > 0) throw new UsageError('--car and --gateway cannot be used together: pick one source')
   if (sel.car !== undefined) {
+    // CAR and gateway readers load only when asked for: a pull from kubo never needs them.
+    const { CarIpfs } = await import('./car.js')
     const car = await CarIpfs.open(sel.car)
     const first = car.roots[0]
     return {
@@ -39,6 +39,7 @@ export async function openPullSource(sel: PullSourceSelection): Promise<PullSour
     }
   }
   if (gateways.length > 0) {
+    const { GatewayIpfs } = await import('./gateway.js')
     const gw = new GatewayIpfs(gateways)
     return { backend: gw, lazy: false, note: `using the ${gw.description} (no kubo needed); every block is checked against its CID` }
   }

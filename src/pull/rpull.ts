@@ -57,13 +57,9 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
     })
     const image = tree.images[0]
     if (!image) throw new NotFoundError(`${cidText(o.rootCid)} holds no image manifest`)
-    // JSON blobs first, children before parents, each labelled so GC keeps what it references.
-    for (const { desc, bytes } of tree.json) {
-      const labels = childGcLabels(childrenOf(desc.mediaType, JSON.parse(bytes.toString('utf8'))))
-      await c.content.write(desc, once(bytes), { labels })
-    }
-
-    const run = limit(o.concurrency ?? 3)
+    // Two layers in flight, taken in order: the bottom layer, which is applied first, is not left
+    // sharing bandwidth and CPU with every other layer while containerd waits for it.
+    const run = limit(o.concurrency ?? 2)
     const layerFetches = new Map<number, Promise<void>>()
     const fetchLayer = (i: number): Promise<void> => {
       let p = layerFetches.get(i)
@@ -87,6 +83,13 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
     const lazy = o.snapshotter === 'stargz'
     // Without lazy pulling every layer is needed: start fetching them all now, unpack as they land.
     if (!lazy) image.layers.forEach((_, i) => { void fetchLayer(i).catch(() => undefined) })
+
+    // The small JSON blobs go in while layers stream: children before parents, each labelled so GC
+    // keeps what it references once the lease is gone.
+    for (const { desc, bytes } of tree.json) {
+      const labels = childGcLabels(childrenOf(desc.mediaType, JSON.parse(bytes.toString('utf8'))))
+      await c.content.write(desc, once(bytes), { labels })
+    }
 
     const diffIds = diffIdsOf(image.config, `config ${image.configDesc.digest}`)
     const chain = chainIds(diffIds)
