@@ -6,9 +6,9 @@ import { cp, mkdtemp, readFile, writeFile, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { createGunzip } from 'node:zlib'
+import { createGunzip, gzipSync } from 'node:zlib'
 import { EstargzReader, fileSource, verifyEstargz } from '../../src/estargz/index.js'
-import { buildFixtures, type Fixtures } from '../../src/testkit/index.js'
+import { buildFixtures, tarBuffer, type Fixtures } from '../../src/testkit/index.js'
 import { goCheck } from '../estargz-check/checker.js'
 import { blobPath, manifestsOf, readJsonBlob } from '../support/layout-read.js'
 import { ctr, ctrRemote, rigEnv, wipeContainerd } from '../support/rig.js'
@@ -64,29 +64,57 @@ describe('ipcr image convert --estargz, judged by the Go estargz package', () =>
     }
   })
 
-  it('rejects a layer that is not a tar with one line naming it, and leaves the destination untouched', async () => {
-    const bad = join(work, 'bad-layout')
-    await cp(fx.single.layout, bad, { recursive: true })
-    const layer = (await manifestsOf(bad))[0]!.layers[0]!
-    // Same digest bookkeeping, nonsense content: rewrite the blob and every descriptor that names it.
-    const junk = Buffer.from('this is not a tar archive at all\n'.repeat(40))
+  /** A copy of the single fixture whose only layer is replaced by `bad`. */
+  async function layoutWithLayer(name: string, bad: Buffer, mediaType: string): Promise<{ dir: string; digest: string }> {
     const { createHash } = await import('node:crypto')
-    const junkDigest = `sha256:${createHash('sha256').update(junk).digest('hex')}`
-    await writeFile(blobPath(bad, junkDigest), junk)
-    // The manifest now names the junk as its (uncompressed) layer; index.json names that manifest.
-    const index = JSON.parse(await readFile(join(bad, 'index.json'), 'utf8'))
-    const manifest = JSON.parse(await readFile(blobPath(bad, index.manifests[0].digest), 'utf8'))
-    manifest.layers[0] = { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: junkDigest, size: junk.length }
+    const dir = join(work, name)
+    await cp(fx.single.layout, dir, { recursive: true })
+    const digest = `sha256:${createHash('sha256').update(bad).digest('hex')}`
+    await writeFile(blobPath(dir, digest), bad)
+    // The manifest now names the bad blob as its layer; index.json names that manifest.
+    const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'))
+    const manifest = JSON.parse(await readFile(blobPath(dir, index.manifests[0].digest), 'utf8'))
+    manifest.layers[0] = { mediaType, digest, size: bad.length }
     const newManifest = Buffer.from(JSON.stringify(manifest))
     const newDigest = `sha256:${createHash('sha256').update(newManifest).digest('hex')}`
-    await writeFile(blobPath(bad, newDigest), newManifest)
+    await writeFile(blobPath(dir, newDigest), newManifest)
     index.manifests[0] = { ...index.manifests[0], digest: newDigest, size: newManifest.length }
-    await writeFile(join(bad, 'index.json'), JSON.stringify(index))
-    const dest = join(work, 'untouched')
+    await writeFile(join(dir, 'index.json'), JSON.stringify(index))
+    return { dir, digest }
+  }
+
+  it.each([
+    ['not a tar', async () => Buffer.from('this is not a tar archive at all\n'.repeat(40)), 'application/vnd.oci.image.layer.v1.tar'],
+    ['a truncated gzip', async () => {
+      const gz = gzipSync(await tarBuffer([{ path: 'a.txt', type: 'file', content: Buffer.alloc(100_000, 7) }]))
+      return gz.subarray(0, gz.length >> 1)
+    }, 'application/vnd.oci.image.layer.v1.tar+gzip'],
+    ['an unsupported tar entry type (a PAX global header)', async () => {
+      // A global extended header ('g') sets defaults for every later entry; the Go tools refuse it too.
+      const header = Buffer.alloc(512)
+      header.write('pax_global_header', 0)
+      header.write('0000644\0', 100); header.write('0000000\0', 108); header.write('0000000\0', 116)
+      const body = Buffer.from('19 comment=global\n')
+      header.write(body.length.toString(8).padStart(11, '0') + '\0', 124)
+      header.write('00000000000\0', 136)
+      header.write('g', 156)
+      header.write('ustar\0' + '00', 257)
+      header.fill(0x20, 148, 156)
+      let sum = 0
+      for (const b of header) sum += b
+      header.write(sum.toString(8).padStart(6, '0') + '\0 ', 148)
+      const padded = Buffer.concat([body, Buffer.alloc(512 - body.length)])
+      return Buffer.concat([header, padded, await tarBuffer([{ path: 'a.txt', type: 'file', content: 'x' }])])
+    }, 'application/vnd.oci.image.layer.v1.tar'],
+  ] as const)('rejects %s with one line naming the layer, and leaves the destination untouched', async (what, make, mediaType) => {
+    const says = { 'not a tar': /not a tar archive/, 'a truncated gzip': /gzip stream is truncated/ }[what as string] ?? /unsupported tar entry: pax_global_header/
+    const bad = await layoutWithLayer(`bad-${what.replace(/\W+/g, '-')}`, await make(), mediaType)
+    const dest = join(work, `untouched-${what.replace(/\W+/g, '-')}`)
     await cp(fx.single.layout, dest, { recursive: true })
     const before = await readFile(join(dest, 'index.json'))
-    const line = expectCleanFailure(await ipcr(['i', 'convert', '--estargz', `oci-layout:${bad}`, `oci-layout:${dest}:converted`]))
-    expect(line).toContain(junkDigest)
+    const line = expectCleanFailure(await ipcr(['i', 'convert', '--estargz', `oci-layout:${bad.dir}`, `oci-layout:${dest}:converted`]))
+    expect(line).toContain(`converting layer ${bad.digest} to eStargz`)
+    expect(line).toMatch(says)
     expect(await readFile(join(dest, 'index.json'))).toEqual(before)
   })
 })
