@@ -6,8 +6,9 @@
 //   (2) through the origin's trustless gateway (rpull --gateway, no kubo API) versus kubo's `cat` (rpull
 //       --ipfs-api) on the same node and data.
 // Each is measured twice: as a full `rpull --snapshotter=overlayfs` into a fresh containerd (the rig's),
-// and as the bare transfer of every layer blob (read, hashed, discarded; no containerd). The peer's repo
-// is garbage-collected before each of its pulls, so it starts empty every time. Alternating order, medians.
+// and as the bare transfer of every layer blob (read, hashed, discarded; no containerd). Every peer
+// measurement uses a peer node of its own that has never held the image (kubo 0.38's bitswap is not
+// dependable across many gc-and-fetch cycles on one node: ipfs/boxo#1163). Alternating order, medians.
 //   node bench/p2p.mjs [--rounds N] [--image realistic|random] [--size-mib N]
 //     (npm run build first; needs root: network namespaces and the rig)
 import { createHash } from 'node:crypto'
@@ -32,6 +33,8 @@ const { values } = parseArgs({ options: {
   'size-mib': { type: 'string', default: '256' },
 } })
 const rounds = Number(values.rounds)
+/** A pull that takes longer than this has hung: fail rather than wait forever. */
+const limitS = 300
 const work = await mkdtemp(join(tmpdir(), 'bench-p2p-'))
 let layout
 let label
@@ -49,7 +52,8 @@ const down = rigUp()
 const rigDir = process.env.IPCR_RIG_DIR
 const ipfsBin = join(process.env.IPCR_RIG_BIN.split(':')[0], 'ipfs')
 const noKubo = { IPFS_PATH: join(work, 'no-ipfs'), IPCR_ROOT: join(work, 'root') }
-const cluster = await createCluster({ nodes: ['origin', 'peer'], ipfsBin, swarmKey: newSwarmKey() })
+const peers = Array.from({ length: 2 * rounds }, (_, i) => `peer${i}`)
+const cluster = await createCluster({ nodes: ['origin', ...peers], ipfsBin, swarmKey: newSwarmKey() })
 
 function wipe() {
   for (let attempt = 1; ; attempt++) {
@@ -64,36 +68,43 @@ async function transfer(backend, blobs) {
   const t0 = performance.now()
   for (const b of blobs) {
     const h = createHash('sha256')
-    for await (const chunk of backend.cat(parseCid(b.cid))) h.update(chunk)
+    for await (const chunk of backend.cat(parseCid(b.cid), { signal: AbortSignal.timeout(limitS * 1000) })) h.update(chunk)
     if (`sha256:${h.digest('hex')}` !== b.digest) throw new Error(`${b.digest}: wrong bytes through ${backend.description}`)
   }
   return (performance.now() - t0) / 1000
 }
 
 try {
-  await cluster.connectAll()
   const origin = cluster.node('origin')
-  const peer = cluster.node('peer')
-  const emptyPeer = async () => {
-    const r = await peer.ipfs(['repo', 'gc', '--quiet'], { timeoutMs: 300_000 })
-    if (r.code !== 0) throw new Error(`repo gc on the peer failed: ${r.stderr}`)
+  /** A peer that has never held the image, joined to the origin and proven to get blocks from it. */
+  const freshPeer = async () => {
+    const peer = cluster.node(peers.shift())
+    await cluster.connectAll(['origin', peer.name])
+    return peer
   }
   const pushed = timed(process.execPath, [ipcrBin, '--ipfs-api', origin.api, 'i', 'ipfs-push', '--estargz=false', '--ipns=false', '--json', `oci-layout:${layout}`], { env: noKubo })
   const { root: cid, blobs } = JSON.parse(pushed.stdout)
   const layers = blobs.filter((b) => /layer/.test(b.mediaType))
   console.error(`  pushed ${label} to the origin in ${pushed.wall.toFixed(1)} s: ${cid}`)
 
+  const ipcr = (...args) => timed('timeout', ['--kill-after=10', String(limitS), process.execPath, ipcrBin, ...args], { env: noKubo }).wall
   const pull = {
-    origin: () => timed(process.execPath, [ipcrBin, '--ipfs-api', origin.api, 'i', 'rpull', '--snapshotter=overlayfs', '--pin=false', '--ipfs', cid], { env: noKubo }).wall,
-    peer: () => timed(process.execPath, [ipcrBin, '--ipfs-api', peer.api, 'i', 'rpull', '--snapshotter=overlayfs', '--pin=false', '--ipfs', cid], { env: noKubo }).wall,
-    gateway: () => timed(process.execPath, [ipcrBin, 'i', 'rpull', '--snapshotter=overlayfs', '--gateway', origin.gateway, '--ipfs', cid], { env: noKubo }).wall,
+    origin: async () => ipcr('--ipfs-api', origin.api, 'i', 'rpull', '--snapshotter=overlayfs', '--pin=false', '--ipfs', cid),
+    peer: async () => {
+      const peer = await freshPeer()
+      try { return ipcr('--ipfs-api', peer.api, 'i', 'rpull', '--snapshotter=overlayfs', '--pin=false', '--ipfs', cid) } finally { await peer.stop() }
+    },
+    gateway: async () => ipcr('i', 'rpull', '--snapshotter=overlayfs', '--gateway', origin.gateway, '--ipfs', cid),
   }
   const originKubo = new KuboClient(origin.apiUrl)
-  const peerKubo = new KuboClient(peer.apiUrl)
   const originGateway = new GatewayIpfs([origin.gateway])
   const move = {
     origin: () => transfer(originKubo, layers),
-    peer: () => transfer(peerKubo, layers),
+    peer: async () => {
+      const peer = await freshPeer()
+      const kubo = new KuboClient(peer.apiUrl)
+      try { return await transfer(kubo, layers) } finally { await kubo.close(); await peer.stop() }
+    },
     gateway: () => transfer(originGateway, layers),
   }
   const keys = ['origin', 'peer', 'gateway']
@@ -101,15 +112,13 @@ try {
   for (let i = 0; i < rounds; i++) {
     const order = i % 2 === 0 ? keys : [...keys].reverse()
     for (const k of order) {
-      if (k === 'peer') await emptyPeer()
       wipe()
-      results.rpull[k].push(pull[k]())
-      if (k === 'peer') await emptyPeer()
+      results.rpull[k].push(await pull[k]())
       results.transfer[k].push(await move[k]())
       console.error(`  round ${i + 1} ${k}: rpull ${results.rpull[k].at(-1).toFixed(2)} s, transfer ${results.transfer[k].at(-1).toFixed(2)} s`)
     }
   }
-  await Promise.all([originKubo.close(), peerKubo.close(), originGateway.close()])
+  await Promise.all([originKubo.close(), originGateway.close()])
 
   const m = (kind, k) => median(results[kind][k])
   const mib = layers.reduce((a, b) => a + b.size, 0) / 2 ** 20
