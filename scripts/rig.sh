@@ -42,7 +42,7 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1fs", b - a }'; }
 install_apt() {
   local missing=() p
   for p in "${APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" == *'install ok installed'* ]] || missing+=("$p")
   done
   if ((${#missing[@]} == 0)); then
     log "apt: all present (${APT_PACKAGES[*]})"
@@ -121,7 +121,11 @@ alive() {
   [[ -f "$f" ]] || return 1
   pid="$(cat "$f")"
   [[ -r "/proc/$pid/cmdline" ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$2"
+  # Read into a variable, not `tr | grep -q`: under pipefail, grep -q quitting early makes tr die
+  # of SIGPIPE and the pipeline fail, which made a live daemon look dead now and then.
+  local cmdline
+  cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+  [[ "$cmdline" == *"$2"* ]]
 }
 
 # start NAME MATCH cmd...: detach a daemon into its own session, log to DIR/NAME.log.
@@ -166,10 +170,11 @@ stop() {
 
 # Processes that outlive containerd: its runc shims (and their containers) for this rig's socket.
 kill_shims() {
-  local sock="$DIR/containerd/containerd.sock" p
+  local sock="$DIR/containerd/containerd.sock" p cmdline
   for p in /proc/[0-9]*; do
     [[ -r "$p/cmdline" ]] || continue
-    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "containerd-shim.* -address $sock\( \|$\)"; then
+    cmdline="$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)" || continue
+    if [[ "$cmdline" =~ containerd-shim.*\ -address\ "$sock"(\ |$) ]]; then
       kill_tree "${p#/proc/}"
     fi
   done
