@@ -111,7 +111,15 @@ export class KuboClient implements IpfsBackend {
       void (async () => {
         try {
           for await (const chunk of options.body!) {
-            if (!req.write(chunk)) await new Promise<void>((r, j) => { req.once('drain', r); req.once('close', () => j(new Error('connection closed'))) })
+            if (!req.write(chunk)) {
+              // Listeners are removed again after each wait: a multi-GiB upload waits thousands of times.
+              await new Promise<void>((resolve, reject) => {
+                const onDrain = (): void => { req.off('close', onClose); resolve() }
+                const onClose = (): void => { req.off('drain', onDrain); reject(new Error('connection closed')) }
+                req.once('drain', onDrain)
+                req.once('close', onClose)
+              })
+            }
           }
           req.end()
         } catch (err) {

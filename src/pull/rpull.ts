@@ -6,7 +6,7 @@ import type { IpfsBackend } from '../ipfs/backend.js'
 import { cidText, type CID } from '../ipfs/cid.js'
 import type { Descriptor } from '../oci/descriptor.js'
 import type { PlatformSelection } from '../oci/platform.js'
-import { cidOfDescriptor as cidOfLayer, IpfsImageSource } from '../oci/stores/ipfs.js'
+import { IpfsImageSource } from '../oci/stores/ipfs.js'
 import { limit } from '../util/limit.js'
 import { once } from '../util/once.js'
 import { chainIds, diffIdsOf } from './chain.js'
@@ -44,7 +44,8 @@ export interface RpullResult {
  */
 export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: RpullOptions): Promise<RpullResult> {
   const emit = o.onEvent ?? (() => undefined)
-  const source = new IpfsImageSource(o.rootCid, ipfs)
+  // --timeout bounds finding the root, and then every silence while a blob streams.
+  const source = new IpfsImageSource(o.rootCid, ipfs, o.timeoutMs)
   const fetched: Descriptor[] = []
   // Deleting the lease with a synchronous GC means a failed pull leaves no content behind.
   const lease = await client.createLease()
@@ -72,7 +73,7 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
           // content.write hashes what it streams against the descriptor (and containerd checks again
           // on commit). A rerun resumes an interrupted ingest at the offset containerd reports.
           const written = await c.content.write(layer, (offset: number) =>
-            counted(offset === 0 ? source.blob(layer) : ipfs.cat(cidOfLayer(layer), { offset }), (n) => { seen = offset + n; emit({ type: 'fetch-progress', desc: layer, bytes: seen }) }))
+            counted(source.blob(layer, offset), (n) => { seen = offset + n; emit({ type: 'fetch-progress', desc: layer, bytes: seen }) }))
           if (written.resumedAt > 0) emit({ type: 'fetch-resumed', desc: layer, offset: written.resumedAt })
           emit({ type: 'fetch-done', desc: layer })
         })

@@ -1,4 +1,5 @@
-import { IntegrityError, NotFoundError, UsageError } from '../../errors.js'
+import { IntegrityError, NotFoundError, UnavailableError, UsageError } from '../../errors.js'
+import { failOnStall } from '../../util/stall.js'
 import type { IpfsBackend } from '../../ipfs/backend.js'
 import { cidText, parseCid, type CID } from '../../ipfs/cid.js'
 import { type Descriptor, ipfsUrlOf } from '../descriptor.js'
@@ -16,7 +17,8 @@ const maxRootSize = 64 << 10
 export class IpfsImageSource implements ImageSource {
   readonly location: string
 
-  constructor(readonly rootCid: CID, private readonly ipfs: IpfsBackend) {
+  /** `stallMs`: fail a blob read that receives nothing for this long (none by default). */
+  constructor(readonly rootCid: CID, private readonly ipfs: IpfsBackend, private readonly stallMs?: number) {
     this.location = `ipfs:${cidText(rootCid)}`
   }
 
@@ -33,8 +35,13 @@ export class IpfsImageSource implements ImageSource {
     return desc
   }
 
-  blob(desc: Descriptor): AsyncIterable<Uint8Array> {
-    return limited(this.ipfs.cat(cidOfDescriptor(desc)), desc.size, desc.digest)
+  blob(desc: Descriptor, offset = 0): AsyncIterable<Uint8Array> {
+    const cid = cidOfDescriptor(desc)
+    const bytes = this.ipfs.cat(cid, offset > 0 ? { offset } : {})
+    const guarded = this.stallMs === undefined ? bytes : failOnStall(bytes, this.stallMs, () => new UnavailableError(
+      `${desc.digest}: no data from the ${this.ipfs.description} for ${this.stallMs! / 1000} s while fetching ${cidText(cid)} ` +
+      '(a peer may have stopped sending; rerun to resume, or raise --timeout)'))
+    return limited(guarded, desc.size - offset, desc.digest)
   }
 
   async close(): Promise<void> { /* the backend belongs to the caller */ }
