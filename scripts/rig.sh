@@ -132,7 +132,15 @@ alive() {
 start() {
   local name="$1"; shift
   setsid "$@" >>"$DIR/$name.log" 2>&1 </dev/null &
-  echo $! >"$DIR/$name.pid"
+  local pid=$! i cmdline
+  echo "$pid" >"$DIR/$name.pid"
+  # Until the forked shell has exec'd the daemon, /proc/PID/cmdline is still this script's, and
+  # alive() would take a daemon that is merely starting (slow under load) for one that died.
+  for ((i = 0; i < 200; i++)); do
+    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || break
+    [[ "$cmdline" == *"$1"* ]] && break
+    sleep 0.025
+  done
 }
 
 # wait_for WHAT SECONDS NAME MATCH cmd...: poll cmd until it succeeds, failing early if the daemon died.

@@ -172,8 +172,13 @@ describe('image ls, image rm and interrupted pulls', () => {
     const { spawn } = await import('node:child_process')
     const bin = new URL('../../bin/ipcr', import.meta.url).pathname
     const child = spawn(process.execPath, [bin, 'i', 'rpull', '--snapshotter=overlayfs', '--ipfs', cid], { stdio: ['ignore', 'ignore', 'pipe'] })
-    // Kill it once the layer is on its way in.
-    await new Promise<void>((resolve) => child.stderr.on('data', (b: Buffer) => { if (b.toString().includes('layer.v1.tar')) setTimeout(resolve, 1500) }))
+    // Kill it once containerd holds part of the layer: an active ingest with bytes in it.
+    child.stderr.resume()
+    for (let i = 0; i < 600; i++) {
+      const active = (await ctr(['content', 'active'])).stdout.split('\n').slice(1).filter((l) => /ipcr-sha256:/.test(l))
+      if (active.some((l) => { const size = /\s(\d+(?:\.\d+)?)\s*([kMG]i?B|B)\s/.exec(l); return size !== null && Number(size[1]) > 0 })) break
+      await new Promise((r) => setTimeout(r, 50))
+    }
     child.kill('SIGKILL')
     await new Promise((r) => child.on('close', r))
     const again = await ipcr(['i', 'rpull', '--snapshotter=overlayfs', '--ipfs', cid])
