@@ -67,7 +67,15 @@ export class TaskStdio {
   /** Copy local stdin into the task; `onEnd` runs when it has all been written (to close the task's stdin). */
   forwardStdin(onEnd: () => void): void {
     if (this.fifos.stdin === '') return
-    const w = fifoWriter(this.fifos.stdin)
+    let w: Socket
+    try {
+      w = fifoWriter(this.fifos.stdin)
+    } catch (err) {
+      // ENXIO: the shim has already closed the reading end because the task exited (a quick
+      // `echo`). Nobody will read stdin, so there is nothing to forward or to close.
+      if ((err as NodeJS.ErrnoException).code === 'ENXIO') { this.stdinDone = true; return }
+      throw err
+    }
     this.stdinPipe = w
     w.on('error', () => undefined) // the task exited without reading it all: not our error
     w.once('close', () => { if (!this.stdinDone) { this.stdinDone = true; onEnd() } })
