@@ -1,7 +1,7 @@
 import type { Descriptor } from '../oci/descriptor.js'
 import type { Connection, CallOptions } from './connection.js'
 import type { CallScope } from './metadata.js'
-import { ContainerdError } from './errors.js'
+import { AlreadyExistsError, ContainerdError } from './errors.js'
 import { rpc } from './protos.js'
 import { fromDescriptor, toDate, toDescriptor, type Empty, type WireDescriptor, type WireTimestamp } from './wire.js'
 
@@ -58,6 +58,18 @@ export class ImagesService {
   async update(image: NewImageRecord, fields: string[] = [], opts?: CallOptions): Promise<ImageRecord> {
     const req = { image: toWire(image), ...(fields.length > 0 ? { update_mask: { paths: fields } } : {}) }
     return fromWire((await this.conn.unary(Update(), req, this.scope, opts)).image)
+  }
+
+  /** Point `name` at `target`: create the record, or move an existing one's target (as ctr import does). */
+  async put(name: string, target: Descriptor, opts?: CallOptions): Promise<ImageRecord> {
+    // containerd's image records keep only these fields of a descriptor.
+    const t: Descriptor = { mediaType: target.mediaType, digest: target.digest, size: target.size, ...(target.annotations ? { annotations: target.annotations } : {}) }
+    try {
+      return await this.create({ name, target: t }, opts)
+    } catch (err) {
+      if (!(err instanceof AlreadyExistsError)) throw err
+      return this.update({ name, target: t }, ['target'], opts)
+    }
   }
 
   /** `sync` waits for garbage collection of what the image alone held. */

@@ -1,5 +1,4 @@
 import type { ContainerdClient } from '../containerd/client.js'
-import { AlreadyExistsError } from '../containerd/errors.js'
 import { childGcLabels, childrenOf } from '../containerd/gc-labels.js'
 import { NotFoundError, UnavailableError } from '../errors.js'
 import type { IpfsBackend } from '../ipfs/backend.js'
@@ -103,13 +102,7 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
     const top = chain[chain.length - 1]
     if (top !== undefined) await c.content.updateLabels(image.configDesc.digest, { [`containerd.io/gc.ref.snapshot.${o.snapshotter}`]: top })
 
-    const target: Descriptor = { mediaType: root.mediaType, digest: root.digest, size: root.size, ...(root.annotations ? { annotations: root.annotations } : {}) }
-    try {
-      await c.images.create({ name: o.name, target })
-    } catch (err) {
-      if (!(err instanceof AlreadyExistsError)) throw err
-      await c.images.update({ name: o.name, target }, ['target'])
-    }
+    await c.images.put(o.name, root)
     return { name: o.name, root, manifest: image.manifestDesc, snapshotter: o.snapshotter, layers, fetched }
   } finally {
     await lease.done({ sync: true })

@@ -1,23 +1,9 @@
 /**
- * Shapes the kit hands out. Structurally the same as src/oci's Descriptor, but declared here
- * so the kit does not depend on code under active development elsewhere.
+ * Shapes the kit hands out: the OCI model's, with digests as plain strings since the kit computes
+ * them itself.
  */
+import type { Descriptor as OciDescriptor } from '../oci/descriptor.js'
 
-export interface Platform {
-  architecture: string
-  os: string
-  'os.version'?: string
-  'os.features'?: string[]
-  variant?: string
-}
+export type { Platform } from '../oci/platform.js'
 
-export interface Descriptor {
-  mediaType: string
-  digest: string
-  size: number
-  urls?: string[]
-  annotations?: Record<string, string>
-  data?: string
-  platform?: Platform
-  artifactType?: string
-}
+export type Descriptor = Omit<OciDescriptor, 'digest'> & { digest: string }

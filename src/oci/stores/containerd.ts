@@ -1,7 +1,6 @@
 import { NotFoundError } from '../../errors.js'
 import type { ContainerdClient, ConnectOptions, LeaseHandle } from '../../containerd/client.js'
 import { ContainerdClient as Client } from '../../containerd/client.js'
-import { AlreadyExistsError } from '../../containerd/errors.js'
 import { childGcLabels, childrenOf } from '../../containerd/gc-labels.js'
 import type { LeaseOptions } from '../../containerd/lease-options.js'
 import type { WriteResult } from '../../containerd/content-write.js'
@@ -104,13 +103,7 @@ export class ContainerdImageStore implements ImageSource, ImageSink, ConversionC
   /** Point the image name at `root`, creating the record or moving an existing one. */
   async tag(root: Descriptor): Promise<void> {
     const { client } = await this.lease()
-    const target: Descriptor = { mediaType: root.mediaType, digest: root.digest, size: root.size, ...(root.annotations ? { annotations: root.annotations } : {}) }
-    try {
-      await client.images.create({ name: this.name, target })
-    } catch (err) {
-      if (!(err instanceof AlreadyExistsError)) throw err
-      await client.images.update({ name: this.name, target }, ['target'])
-    }
+    await client.images.put(this.name, root)
   }
 
   /** Delete the store's lease (what the image record references stays) and, if owned, the connection. */
