@@ -1,0 +1,12 @@
+/** CIDs and the UnixFS profile, the IPFS backends (kubo, embedded), IPNS and pull references. */
+export * from './cid.js'
+export * from './profile.js'
+export type { IpfsBackend } from './backend.js'
+export { KuboClient, KuboError, CidMismatchError } from './kubo.js'
+export { EmbeddedIpfs, DiskBlockstore, ipcrRoot } from './embedded.js'
+export { openIpfs, apiFromRepo, type IpfsSelection } from './select.js'
+export { apiUrl } from './multiaddr.js'
+export type { IpnsService, Published, PublishRequest } from './ipns.js'
+export { deriveKey, ipnsNameForRef, ipnsNameOf } from './ipns-key.js'
+export { parsePullRef, type PullRef } from './ref.js'
+export { resolvePullRef, type ResolvedRef } from './resolve.js'
