@@ -90,19 +90,21 @@ export async function rewriteImage(source: ImageSource, target: RewriteTarget, o
   function addOnce(desc: Descriptor, bytes: () => AsyncIterable<Uint8Array>): Promise<string[] | undefined> {
     let p = added.get(desc.digest)
     if (!p) {
+      // Progress names blobs by the media type they are pushed with (OCI), not the source's.
+      const shown: Descriptor = { ...desc, mediaType: toOciMediaType(desc.mediaType) }
       p = run(async () => {
-        emit({ type: 'blob-start', desc })
+        emit({ type: 'blob-start', desc: shown })
         let seen = 0
         async function* counted(): AsyncGenerator<Uint8Array> {
           for await (const chunk of verifyStream(desc, bytes(), `${shortDigest(desc)} (${desc.mediaType})`)) {
             seen += chunk.byteLength
-            emit({ type: 'blob-progress', desc, bytes: seen })
+            emit({ type: 'blob-progress', desc: shown, bytes: seen })
             yield chunk
           }
         }
         const stored = await target.put(desc, counted())
         blobs.push({ mediaType: toOciMediaType(desc.mediaType), digest: desc.digest, size: desc.size, ...(stored.cid ? { cid: stored.cid } : {}) })
-        emit({ type: 'blob-done', desc, ...(stored.cid ? { cid: stored.cid } : {}) })
+        emit({ type: 'blob-done', desc: shown, ...(stored.cid ? { cid: stored.cid } : {}) })
         return stored.urls
       })
       added.set(desc.digest, p)
