@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { writeFileAtomic } from '../oci/stores/fs-util.js'
+import { JsonListFile } from '../util/json-list-file.js'
 import { KuboError, replyJson, type KuboClient } from './kubo.js'
 
 /**
@@ -28,24 +27,18 @@ const sameImage = (a: Omit<ImageKey, 'node'>, b: Omit<ImageKey, 'node'>): boolea
 
 /** `$IPCR_ROOT/pins.json`. */
 export class PinLedger {
-  private readonly file: string
+  private readonly file: JsonListFile<PinRecord>
 
   constructor(root: string) {
-    this.file = join(root, 'pins.json')
+    this.file = new JsonListFile(join(root, 'pins.json'))
   }
 
-  async list(): Promise<PinRecord[]> {
-    const text = await readFile(this.file, 'utf8').catch(() => '[]')
-    try {
-      const parsed = JSON.parse(text) as unknown
-      return Array.isArray(parsed) ? (parsed as PinRecord[]) : []
-    } catch {
-      return []
-    }
+  list(): Promise<PinRecord[]> {
+    return this.file.read()
   }
 
-  async save(records: PinRecord[]): Promise<void> {
-    await writeFileAtomic(this.file, Buffer.from(`${JSON.stringify(records, null, 2)}\n`))
+  save(records: PinRecord[]): Promise<void> {
+    return this.file.write(records)
   }
 }
 
