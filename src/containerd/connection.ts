@@ -1,7 +1,9 @@
-import { createConnection } from 'node:net'
-import { Client, credentials, status, type CallOptions as GrpcCallOptions, type ClientDuplexStream } from '@grpc/grpc-js'
-import { ContainerdError, fromGrpcError, isServiceError, unreachable } from './errors.js'
-import { scopeMetadata, type CallScope } from './metadata.js'
+import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2'
+import { connect } from 'node:net'
+import { ContainerdError, fromGrpcError, unreachable } from './errors.js'
+import { FrameDecoder, framePrefix } from './grpc-frames.js'
+import { codeOfHttpStatus, GrpcCode, GrpcStatusError } from './grpc-status.js'
+import { scopeHeaders, type CallScope } from './metadata.js'
 import type { Rpc } from './protos.js'
 
 export interface CallOptions {
@@ -13,150 +15,236 @@ export interface CallOptions {
 
 /** containerd's server limit; our own messages stay far below it (1 MiB write chunks). */
 const maxMessageBytes = 16 << 20
+/** How much containerd may send ahead on one call and on the whole connection (reads of big blobs). */
+const streamWindowBytes = 4 << 20
+const connectionWindowBytes = 16 << 20
 
 /**
- * One gRPC channel to containerd's socket, shared by every service and every scoped view of the client.
- * Calls are made by path with the codecs from protos.ts; gRPC failures leave here as typed errors.
+ * One HTTP/2 connection to containerd's socket, shared by every service and every scoped view of the
+ * client, speaking gRPC's wire protocol directly on node:http2. It replaced @grpc/grpc-js, whose
+ * loading alone took longer than all the calls of an `ipcr run` (see bench/run). Calls are made by
+ * path with the codecs from protos.ts; failures leave here as typed errors (errors.ts).
  */
 export class Connection {
-  private constructor(readonly socketPath: string, private readonly client: Client) {}
-
-  /** Fails fast (timeoutMs, default 3 s) with UnavailableError when nothing answers on the socket. */
-  static async open(socketPath: string, timeoutMs = 3000): Promise<Connection> {
-    await probeSocket(socketPath, timeoutMs)
-    const client = new Client(`unix://${socketPath}`, credentials.createInsecure(), {
-      'grpc.max_receive_message_length': maxMessageBytes,
-      'grpc.max_send_message_length': maxMessageBytes,
-    })
-    try {
-      await new Promise<void>((resolve, reject) => {
-        client.waitForReady(Date.now() + timeoutMs, (err) => (err ? reject(err) : resolve()))
-      })
-    } catch (err) {
-      client.close()
-      throw unreachable(socketPath, `no gRPC answer within ${timeoutMs} ms`, err)
-    }
-    return new Connection(socketPath, client)
+  private constructor(readonly socketPath: string, private readonly session: ClientHttp2Session) {
+    // A dead connection fails every call in flight through its stream; this keeps it from crashing us.
+    session.on('error', () => undefined)
   }
 
-  unary<Req, Res>(rpc: Rpc<Req, Res>, req: Req, scope: CallScope, opts: CallOptions = {}): Promise<Res> {
-    return new Promise<Res>((resolve, reject) => {
-      const { signal } = opts
-      if (signal?.aborted) return reject(signal.reason)
-      const onAbort = (): void => call.cancel()
-      const call = this.client.makeUnaryRequest(rpc.path, rpc.serialize, rpc.deserialize, req, scopeMetadata(scope),
-        this.grpcOptions(opts), (err, res) => {
-          signal?.removeEventListener('abort', onAbort)
-          if (err) reject(this.mapError(err, signal))
-          else if (res === undefined) reject(new ContainerdError(`${rpc.path}: empty answer`, 'INTERNAL'))
-          else resolve(res)
-        })
-      signal?.addEventListener('abort', onAbort, { once: true })
+  /**
+   * Connect and wait for containerd's HTTP/2 settings, so a socket nobody serves fails here, fast
+   * (timeoutMs, default 3 s), with UnavailableError saying why: ENOENT, ECONNREFUSED, EACCES or silence.
+   */
+  static async open(socketPath: string, timeoutMs = 3000): Promise<Connection> {
+    const session = await new Promise<ClientHttp2Session>((resolve, reject) => {
+      const s = http2.connect('http://localhost', {
+        createConnection: () => connect({ path: socketPath }),
+        settings: { enablePush: false, initialWindowSize: streamWindowBytes },
+        maxSessionMemory: 64,
+      })
+      const settle = (err?: Error): void => {
+        clearTimeout(timer)
+        s.off('error', onError).off('close', onClose).off('remoteSettings', onSettings)
+        if (err === undefined) return resolve(s)
+        s.destroy()
+        reject(err)
+      }
+      const onError = (err: NodeJS.ErrnoException): void => settle(unreachable(socketPath, socketErrorReason(err), err))
+      const onClose = (): void => settle(unreachable(socketPath, 'the connection closed before containerd answered'))
+      const onSettings = (): void => settle()
+      const timer = setTimeout(() => settle(unreachable(socketPath, `no gRPC answer within ${timeoutMs} ms`)), timeoutMs)
+      s.on('error', onError).on('close', onClose).on('remoteSettings', onSettings)
     })
+    session.setLocalWindowSize(connectionWindowBytes)
+    return new Connection(socketPath, session)
+  }
+
+  async unary<Req, Res>(rpc: Rpc<Req, Res>, req: Req, scope: CallScope, opts: CallOptions = {}): Promise<Res> {
+    opts.signal?.throwIfAborted()
+    const call = this.start(rpc.path, scope, opts)
+    try {
+      call.end(rpc.serialize(req))
+      let answer: Buffer | undefined
+      for await (const message of call.messages()) answer ??= message
+      if (answer === undefined) throw new ContainerdError(`${rpc.path}: empty answer`, 'INTERNAL')
+      return rpc.deserialize(answer)
+    } catch (err) {
+      throw this.mapError(err, opts.signal)
+    } finally {
+      call.release()
+    }
   }
 
   /** A server stream as an async iterable; leaving the loop early cancels the call. */
   async *serverStream<Req, Res>(rpc: Rpc<Req, Res>, req: Req, scope: CallScope, opts: CallOptions = {}): AsyncGenerator<Res> {
-    const { signal } = opts
-    signal?.throwIfAborted()
-    const call = this.client.makeServerStreamRequest(rpc.path, rpc.serialize, rpc.deserialize, req, scopeMetadata(scope),
-      this.grpcOptions(opts))
-    const onAbort = (): void => call.cancel()
-    signal?.addEventListener('abort', onAbort, { once: true })
+    opts.signal?.throwIfAborted()
+    const call = this.start(rpc.path, scope, opts)
     try {
-      for await (const message of call) yield message as Res
+      call.end(rpc.serialize(req))
+      for await (const message of call.messages()) yield rpc.deserialize(message)
     } catch (err) {
-      throw this.mapError(err, signal)
+      throw this.mapError(err, opts.signal)
     } finally {
-      signal?.removeEventListener('abort', onAbort)
-      call.on('error', () => {}) // the CANCELLED status that cancel() may still deliver
       call.cancel()
+      call.release()
     }
   }
 
   /** A bidirectional stream used one request, one answer at a time (containerd's Content.Write). */
   lockStep<Req, Res>(rpc: Rpc<Req, Res>, scope: CallScope, opts: CallOptions = {}): LockStep<Req, Res> {
     opts.signal?.throwIfAborted()
-    const call = this.client.makeBidiStreamRequest(rpc.path, rpc.serialize, rpc.deserialize, scopeMetadata(scope),
-      this.grpcOptions(opts))
-    return new LockStep(call, (err) => this.mapError(err, opts.signal), opts.signal)
+    return new LockStep(this.start(rpc.path, scope, opts), rpc, (err) => this.mapError(err, opts.signal))
   }
 
+  /** Let the calls in flight finish, then close; the connection no longer keeps the process alive. */
   close(): void {
-    this.client.close()
+    this.session.close()
+    this.session.unref()
   }
 
-  private grpcOptions(opts: CallOptions): GrpcCallOptions {
-    return opts.timeoutMs === undefined ? {} : { deadline: Date.now() + opts.timeoutMs }
+  private start(path: string, scope: CallScope, opts: CallOptions): GrpcCall {
+    const headers: http2.OutgoingHttpHeaders = {
+      ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...scopeHeaders(scope),
+    }
+    // The server enforces the deadline too; "m" is milliseconds in gRPC's timeout syntax.
+    if (opts.timeoutMs !== undefined) headers['grpc-timeout'] = `${Math.max(1, Math.ceil(opts.timeoutMs))}m`
+    let stream: ClientHttp2Stream
+    try {
+      stream = this.session.request(headers)
+    } catch (err) {
+      throw unreachable(this.socketPath, `the connection is closed (${(err as Error).message})`, err)
+    }
+    return new GrpcCall(stream, opts)
   }
 
   private mapError(err: unknown, signal: AbortSignal | undefined): unknown {
-    if (signal?.aborted && isServiceError(err) && err.code === status.CANCELLED) return signal.reason
+    if (signal?.aborted) return signal.reason
     return fromGrpcError(err, this.socketPath)
   }
 }
 
-export class LockStep<Req, Res> {
-  private readonly answers: AsyncIterator<Res>
-  private readonly onAbort = (): void => this.call.cancel()
+/** One call's stream: writes framed messages, reads framed answers, and turns the end into a status. */
+export class GrpcCall {
+  private headers: IncomingHttpHeaders | undefined
+  private trailers: IncomingHttpHeaders | undefined
+  /** Set when we end the call ourselves (deadline, abort, early exit): what the caller is told. */
+  private stopped: GrpcStatusError | undefined
+  private readonly timer: NodeJS.Timeout | undefined
+  private readonly onAbort = (): void => this.cancel()
 
-  constructor(
-    private readonly call: ClientDuplexStream<Req, Res>,
-    private readonly mapError: (err: unknown) => unknown,
-    private readonly signal: AbortSignal | undefined,
-  ) {
-    this.answers = call[Symbol.asyncIterator]() as AsyncIterator<Res>
-    signal?.addEventListener('abort', this.onAbort, { once: true })
+  constructor(private readonly stream: ClientHttp2Stream, private readonly opts: CallOptions) {
+    stream.once('response', (h) => { this.headers = h })
+    stream.once('trailers', (t) => { this.trailers = t })
+    // Errors surface through messages(); a stream no one reads yet must not crash the process.
+    stream.on('error', () => undefined)
+    if (opts.timeoutMs !== undefined) {
+      this.timer = setTimeout(() => this.cancel(new GrpcStatusError(GrpcCode.DEADLINE_EXCEEDED, 'Deadline exceeded')), opts.timeoutMs)
+    }
+    opts.signal?.addEventListener('abort', this.onAbort, { once: true })
+  }
+
+  write(message: Buffer): void {
+    this.stream.write(framePrefix(message.byteLength))
+    this.stream.write(message)
+  }
+
+  /** Send the last message (or none) and half-close. */
+  end(message?: Buffer): void {
+    if (message === undefined) { this.stream.end(); return }
+    this.stream.write(framePrefix(message.byteLength))
+    this.stream.end(message)
+  }
+
+  /** The answers as they arrive; after the last one, a status other than OK is thrown. */
+  async *messages(): AsyncGenerator<Buffer> {
+    const frames = new FrameDecoder(maxMessageBytes)
+    try {
+      for await (const chunk of this.stream) yield* frames.push(chunk as Buffer)
+    } catch (err) {
+      throw this.stopped ?? streamFailure(err)
+    }
+    if (this.stopped) throw this.stopped
+    const status = this.status()
+    if (status.code !== GrpcCode.OK) throw status
+    if (frames.pending > 0) throw new GrpcStatusError(GrpcCode.INTERNAL, `the answer ended ${frames.pending} bytes into a message`)
+  }
+
+  /** Stop the call (RST_STREAM CANCEL); harmless once it has ended. */
+  cancel(reason = new GrpcStatusError(GrpcCode.CANCELLED, 'Cancelled on client')): void {
+    if (this.stream.closed) return
+    this.stopped ??= reason
+    this.stream.close(http2.constants.NGHTTP2_CANCEL)
+  }
+
+  release(): void {
+    clearTimeout(this.timer)
+    this.opts.signal?.removeEventListener('abort', this.onAbort)
+  }
+
+  /** The status from the trailers, or from the headers of a trailers-only answer. */
+  private status(): GrpcStatusError {
+    const from = this.trailers ?? this.headers
+    if (from === undefined) return new GrpcStatusError(GrpcCode.UNAVAILABLE, 'the stream closed without an answer')
+    const code = from['grpc-status']
+    if (code === undefined) {
+      const http = Number(this.headers?.[':status'] ?? 0)
+      return new GrpcStatusError(http === 200 ? GrpcCode.UNKNOWN : codeOfHttpStatus(http), `no gRPC status in the answer (HTTP ${http})`)
+    }
+    return new GrpcStatusError(Number(code), percentDecode(String(from['grpc-message'] ?? '')))
+  }
+}
+
+export class LockStep<Req, Res> {
+  private readonly answers: AsyncIterator<Buffer>
+
+  constructor(private readonly call: GrpcCall, private readonly rpc: Rpc<Req, Res>, private readonly mapError: (err: unknown) => unknown) {
+    this.answers = call.messages()
   }
 
   /** Send one request and wait for its answer. */
   async send(req: Req): Promise<Res> {
-    this.call.write(req)
+    this.call.write(this.rpc.serialize(req))
     const next = await this.next()
     if (next.done) throw new ContainerdError('containerd closed the stream without answering', 'INTERNAL')
-    return next.value
+    return this.rpc.deserialize(next.value)
   }
 
   /** Half-close and wait for the final status (containerd may repeat its last answer; it is dropped). */
   async finish(): Promise<void> {
     this.call.end()
     while (!(await this.next()).done) { /* drain */ }
-    this.release()
+    this.call.release()
   }
 
   /** Give up on the stream; safe after finish() or a failure. */
   cancel(): void {
-    this.release()
-    this.call.on('error', () => {})
     this.call.cancel()
+    this.call.release()
   }
 
-  private async next(): Promise<IteratorResult<Res>> {
+  private async next(): Promise<IteratorResult<Buffer>> {
     try {
       return await this.answers.next()
     } catch (err) {
-      this.release()
+      this.call.release()
       throw this.mapError(err)
     }
   }
-
-  private release(): void {
-    this.signal?.removeEventListener('abort', this.onAbort)
-  }
 }
 
-/** Connect to the socket once ourselves: the OS's reason (ENOENT, ECONNREFUSED, EACCES) beats gRPC's timeout. */
-function probeSocket(socketPath: string, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection({ path: socketPath })
-    socket.setTimeout(timeoutMs)
-    socket.once('connect', () => { socket.destroy(); resolve() })
-    socket.once('timeout', () => { socket.destroy(); reject(unreachable(socketPath, `no answer within ${timeoutMs} ms`)) })
-    socket.once('error', (err: NodeJS.ErrnoException) => {
-      socket.destroy()
-      reject(unreachable(socketPath, socketErrorReason(err), err))
-    })
-  })
+/** A stream that broke without a gRPC status: reset by the server, or the connection lost. */
+function streamFailure(err: unknown): GrpcStatusError {
+  const e = err as NodeJS.ErrnoException
+  if (e.code === 'ERR_HTTP2_STREAM_ERROR') {
+    const refused = /REFUSED_STREAM/.test(e.message)
+    return new GrpcStatusError(refused ? GrpcCode.UNAVAILABLE : GrpcCode.INTERNAL, e.message)
+  }
+  return new GrpcStatusError(GrpcCode.UNAVAILABLE, e.message ?? String(err))
+}
+
+/** grpc-message is percent-encoded UTF-8; a malformed one is shown as it came. */
+function percentDecode(text: string): string {
+  try { return decodeURIComponent(text) } catch { return text }
 }
 
 function socketErrorReason(err: NodeJS.ErrnoException): string {

@@ -1,5 +1,5 @@
-import { status, type ServiceError } from '@grpc/grpc-js'
 import { IpcrError, NotFoundError, UnavailableError } from '../errors.js'
+import { GrpcCode, grpcCodeName, GrpcStatusError } from './grpc-status.js'
 
 /** containerd already holds it: a blob, an image name, a lease id, a snapshot (remote layer mounted). */
 export class AlreadyExistsError extends IpcrError {}
@@ -18,28 +18,24 @@ export function unreachable(socketPath: string, reason: string, cause?: unknown)
   return new UnavailableError(`cannot reach containerd at ${socketPath}: ${reason} ${addressHint}`, { cause })
 }
 
-export function isServiceError(err: unknown): err is ServiceError {
-  return err instanceof Error && typeof (err as Partial<ServiceError>).code === 'number' && 'details' in err
-}
-
 /**
  * Map a gRPC failure to the error kind callers branch on; anything else passes through unchanged.
  * containerd's own messages (`details`) are kept as they are, e.g. `image "x": not found`.
  */
 export function fromGrpcError(err: unknown, socketPath: string): unknown {
-  if (!isServiceError(err)) return err
+  if (!(err instanceof GrpcStatusError)) return err
   const details = err.details || err.message
   switch (err.code) {
-    case status.NOT_FOUND:
+    case GrpcCode.NOT_FOUND:
       return new NotFoundError(details, { cause: err })
-    case status.ALREADY_EXISTS:
+    case GrpcCode.ALREADY_EXISTS:
       return new AlreadyExistsError(details, { cause: err })
-    case status.UNAVAILABLE:
+    case GrpcCode.UNAVAILABLE:
       // containerd itself answers UNAVAILABLE for an ingest another writer holds ("ref ... locked").
       return / locked for /.test(details) ? new UnavailableError(details, { cause: err }) : unreachable(socketPath, details, err)
-    case status.DEADLINE_EXCEEDED:
+    case GrpcCode.DEADLINE_EXCEEDED:
       return new UnavailableError(`containerd at ${socketPath} did not answer in time: ${details}`, { cause: err })
     default:
-      return new ContainerdError(details, status[err.code] ?? String(err.code), { cause: err })
+      return new ContainerdError(details, grpcCodeName(err.code), { cause: err })
   }
 }

@@ -1,4 +1,4 @@
-// containerd over gRPC: the client, its services and their types. Loads @grpc/grpc-js; import only where needed.
+// containerd over gRPC: the client, its services and their types. Loads node:http2; import only where needed.
 export { ContainerdClient, type ConnectOptions, type LeaseHandle } from './client.js'
 export { AlreadyExistsError, ContainerdError } from './errors.js'
 export { defaultAddress, defaultNamespace, resolveTarget, socketPathOf } from './address.js'

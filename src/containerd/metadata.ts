@@ -1,5 +1,3 @@
-import { Metadata } from '@grpc/grpc-js'
-
 /** What every call says about where it works: containerd's namespace and, optionally, the lease holding its results. */
 export interface CallScope {
   readonly namespace: string
@@ -9,9 +7,9 @@ export interface CallScope {
 export const namespaceHeader = 'containerd-namespace'
 export const leaseHeader = 'containerd-lease'
 
-export function scopeMetadata(scope: CallScope): Metadata {
-  const md = new Metadata()
-  md.set(namespaceHeader, scope.namespace)
-  if (scope.lease !== undefined) md.set(leaseHeader, scope.lease)
-  return md
+/** The call's gRPC metadata, as the HTTP/2 headers it travels in. */
+export function scopeHeaders(scope: CallScope): Record<string, string> {
+  return scope.lease === undefined
+    ? { [namespaceHeader]: scope.namespace }
+    : { [namespaceHeader]: scope.namespace, [leaseHeader]: scope.lease }
 }

@@ -1,4 +1,3 @@
-import { Metadata, status, type ServiceError } from '@grpc/grpc-js'
 import { describe, expect, it } from 'vitest'
 import { IpcrError, NotFoundError, UnavailableError, UsageError } from '../../src/errors.js'
 import { resolveTarget, socketPathOf } from '../../src/containerd/address.js'
@@ -6,48 +5,48 @@ import { labelUpdate } from '../../src/containerd/content-rpc.js'
 import { rechunk } from '../../src/containerd/content-write.js'
 import { AlreadyExistsError, ContainerdError, fromGrpcError } from '../../src/containerd/errors.js'
 import { childGcLabels, childrenOf } from '../../src/containerd/gc-labels.js'
+import { FrameDecoder, framePrefix } from '../../src/containerd/grpc-frames.js'
+import { GrpcCode, GrpcStatusError } from '../../src/containerd/grpc-status.js'
 import { expireLabel, leaseRequest, randomLeaseId, rfc3339 } from '../../src/containerd/lease-options.js'
-import { leaseHeader, namespaceHeader, scopeMetadata } from '../../src/containerd/metadata.js'
+import { leaseHeader, namespaceHeader, scopeHeaders } from '../../src/containerd/metadata.js'
 import { rpc } from '../../src/containerd/protos.js'
 import { fromDescriptor, toDate, toDescriptor } from '../../src/containerd/wire.js'
 import { sha256Digest } from '../../src/oci/digest.js'
 import { MediaType } from '../../src/oci/media-types.js'
 
-function serviceError(code: status, details: string): ServiceError {
-  return Object.assign(new Error(`${code} ${status[code]}: ${details}`), { code, details, metadata: new Metadata() })
-}
+const serviceError = (code: number, details: string) => new GrpcStatusError(code, details)
 
 describe('gRPC errors become the kinds callers branch on', () => {
   const sock = '/run/containerd/containerd.sock'
 
   it('maps NOT_FOUND and ALREADY_EXISTS, keeping containerd\'s message and the cause', () => {
-    const nf = serviceError(status.NOT_FOUND, 'image "x": not found')
+    const nf = serviceError(GrpcCode.NOT_FOUND, 'image "x": not found')
     const mapped = fromGrpcError(nf, sock)
     expect(mapped).toBeInstanceOf(NotFoundError)
     expect((mapped as Error).message).toBe('image "x": not found')
     expect((mapped as Error).cause).toBe(nf)
-    const ae = fromGrpcError(serviceError(status.ALREADY_EXISTS, 'content sha256:abc: already exists'), sock)
+    const ae = fromGrpcError(serviceError(GrpcCode.ALREADY_EXISTS, 'content sha256:abc: already exists'), sock)
     expect(ae).toBeInstanceOf(AlreadyExistsError)
     expect(ae).toBeInstanceOf(IpcrError)
     expect((ae as Error).name).toBe('AlreadyExistsError')
   })
 
   it('maps a lost connection to UnavailableError with the socket and a hint', () => {
-    const err = fromGrpcError(serviceError(status.UNAVAILABLE, 'No connection established. Last error: connect ECONNREFUSED'), sock)
+    const err = fromGrpcError(serviceError(GrpcCode.UNAVAILABLE, 'No connection established. Last error: connect ECONNREFUSED'), sock)
     expect(err).toBeInstanceOf(UnavailableError)
     expect((err as Error).message).toBe(`cannot reach containerd at ${sock}: No connection established. Last error: connect ECONNREFUSED (is containerd running? set --address or CONTAINERD_ADDRESS)`)
   })
 
   it('keeps containerd\'s own UNAVAILABLE (a locked ingest) as it is', () => {
     const details = 'ref default/1/x locked for 1.2s (since 2024-01-01 00:00:00 +0000 UTC): unavailable'
-    const err = fromGrpcError(serviceError(status.UNAVAILABLE, details), sock)
+    const err = fromGrpcError(serviceError(GrpcCode.UNAVAILABLE, details), sock)
     expect(err).toBeInstanceOf(UnavailableError)
     expect((err as Error).message).toBe(details)
   })
 
   it('maps a deadline to UnavailableError and anything else to ContainerdError with the code name', () => {
-    expect(fromGrpcError(serviceError(status.DEADLINE_EXCEEDED, 'Deadline exceeded'), sock)).toBeInstanceOf(UnavailableError)
-    const fp = fromGrpcError(serviceError(status.FAILED_PRECONDITION, 'unexpected commit digest'), sock)
+    expect(fromGrpcError(serviceError(GrpcCode.DEADLINE_EXCEEDED, 'Deadline exceeded'), sock)).toBeInstanceOf(UnavailableError)
+    const fp = fromGrpcError(serviceError(GrpcCode.FAILED_PRECONDITION, 'unexpected commit digest'), sock)
     expect(fp).toBeInstanceOf(ContainerdError)
     expect((fp as ContainerdError).code).toBe('FAILED_PRECONDITION')
   })
@@ -60,11 +59,36 @@ describe('gRPC errors become the kinds callers branch on', () => {
 
 describe('call metadata', () => {
   it('carries the namespace, and the lease only inside one', () => {
-    const md = scopeMetadata({ namespace: 'ipcr' })
-    expect(md.get(namespaceHeader)).toEqual(['ipcr'])
-    expect(md.get(leaseHeader)).toEqual([])
-    const leased = scopeMetadata({ namespace: 'ipcr', lease: 'l-1' })
-    expect(leased.getMap()).toEqual({ 'containerd-namespace': 'ipcr', 'containerd-lease': 'l-1' })
+    const md = scopeHeaders({ namespace: 'ipcr' })
+    expect(md[namespaceHeader]).toBe('ipcr')
+    expect(leaseHeader in md).toBe(false)
+    const leased = scopeHeaders({ namespace: 'ipcr', lease: 'l-1' })
+    expect(leased).toEqual({ 'containerd-namespace': 'ipcr', 'containerd-lease': 'l-1' })
+  })
+})
+
+describe('gRPC message frames', () => {
+  const framed = (...messages: string[]) => Buffer.concat(messages.flatMap((m) => [framePrefix(Buffer.byteLength(m)), Buffer.from(m)]))
+
+  it('splits messages however the bytes are cut, an empty message included', () => {
+    const bytes = framed('first', '', 'third message')
+    for (let cut = 1; cut <= bytes.length; cut++) {
+      const decoder = new FrameDecoder(1 << 10)
+      const out: string[] = []
+      for (let at = 0; at < bytes.length; at += cut) for (const m of decoder.push(bytes.subarray(at, at + cut))) out.push(m.toString())
+      expect(out, `cut every ${cut} bytes`).toEqual(['first', '', 'third message'])
+      expect(decoder.pending).toBe(0)
+    }
+  })
+
+  it('holds an unfinished message, and refuses compressed or oversized ones', () => {
+    const decoder = new FrameDecoder(8)
+    expect([...decoder.push(framed('12345678').subarray(0, 9))]).toEqual([])
+    expect(decoder.pending).toBe(9)
+    expect(() => [...new FrameDecoder(8).push(framed('123456789'))]).toThrow(/9-byte message exceeds the 8-byte limit/)
+    const compressed = framed('x')
+    compressed[0] = 1
+    expect(() => [...new FrameDecoder(8).push(compressed)]).toThrow(/compressed/)
   })
 })
 
