@@ -62,7 +62,7 @@ try {
     for (const who of order) {
       const before = new Set(contentLabels().keys())
       if (who === 'ours') {
-        const r = timed(process.execPath, [ipcrBin, 'i', 'convert', '--estargz', img.name, ipcrName])
+        const r = timed(ipcrBin, ['i', 'convert', '--estargz', img.name, ipcrName])
         ours.push(r)
         digests.ours.add(r.stdout.split('\n').pop())
         forget(ipcrName)

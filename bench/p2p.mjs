@@ -82,12 +82,12 @@ try {
     await cluster.connectAll(['origin', peer.name])
     return peer
   }
-  const pushed = timed(process.execPath, [ipcrBin, '--ipfs-api', origin.api, 'i', 'ipfs-push', '--estargz=false', '--ipns=false', '--json', `oci-layout:${layout}`], { env: noKubo })
+  const pushed = timed(ipcrBin, ['--ipfs-api', origin.api, 'i', 'ipfs-push', '--estargz=false', '--ipns=false', '--json', `oci-layout:${layout}`], { env: noKubo })
   const { root: cid, blobs } = JSON.parse(pushed.stdout)
   const layers = blobs.filter((b) => /layer/.test(b.mediaType))
   console.error(`  pushed ${label} to the origin in ${pushed.wall.toFixed(1)} s: ${cid}`)
 
-  const ipcr = (...args) => timed('timeout', ['--kill-after=10', String(limitS), process.execPath, ipcrBin, ...args], { env: noKubo }).wall
+  const ipcr = (...args) => timed('timeout', ['--kill-after=10', String(limitS), ipcrBin, ...args], { env: noKubo }).wall
   const pull = {
     origin: async () => ipcr('--ipfs-api', origin.api, 'i', 'rpull', '--snapshotter=overlayfs', '--pin=false', '--ipfs', cid),
     peer: async () => {

@@ -41,7 +41,7 @@ function wipe() {
 }
 
 const pullers = {
-  ipcr: (cid, snapshotter) => timed(process.execPath, [ipcrBin, 'i', 'rpull', `--snapshotter=${snapshotter}`, '--json', '--ipfs', cid]),
+  ipcr: (cid, snapshotter) => timed(ipcrBin, ['i', 'rpull', `--snapshotter=${snapshotter}`, '--json', '--ipfs', cid]),
   'ctr-remote': (cid, snapshotter) => timed('ctr-remote', ['-a', address, 'i', 'rpull', `--snapshotter=${snapshotter}`, '--ipfs', cid]),
 }
 
@@ -80,8 +80,8 @@ try {
   if (!ctr('images', 'ls', '-q').split('\n').includes(img.name)) {
     execFileSync('ctr', ['-a', address, 'images', 'import', img.tarPath], { stdio: ['ignore', 'ignore', 'inherit'] })
   }
-  const plain = timed(process.execPath, [ipcrBin, 'i', 'ipfs-push', '--estargz=false', img.name]).stdout.split('\n').pop()
-  const esgz = timed(process.execPath, [ipcrBin, 'i', 'ipfs-push', img.name]).stdout.split('\n').pop()
+  const plain = timed(ipcrBin, ['i', 'ipfs-push', '--estargz=false', img.name]).stdout.split('\n').pop()
+  const esgz = timed(ipcrBin, ['i', 'ipfs-push', img.name]).stdout.split('\n').pop()
   console.error(`  pushed ${img.name}: plain ${plain}, eStargz ${esgz}`)
 
   // (a) full pull, overlayfs, fresh containerd each time.

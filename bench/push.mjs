@@ -36,7 +36,7 @@ try {
     const order = i % 2 === 0 ? ['theirs', 'ours'] : ['ours', 'theirs']
     for (const who of order) {
       forget()
-      if (who === 'ours') ours.push(timed(process.execPath, [ipcrBin, 'i', 'ipfs-push', '--estargz=false', name]))
+      if (who === 'ours') ours.push(timed(ipcrBin, ['i', 'ipfs-push', '--estargz=false', name]))
       else theirs.push(timed('ctr-remote', ['-a', process.env.CONTAINERD_ADDRESS, 'i', 'ipfs-push', '--estargz=false', name]))
     }
   }

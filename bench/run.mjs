@@ -30,7 +30,7 @@ try {
   execFileSync('ctr', ['-a', address, 'images', 'import', fx.single.tar], { stdio: ['ignore', 'ignore', 'inherit'] })
   const image = fx.single.name
   const commands = {
-    ipcr: [process.execPath, [ipcrBin, 'run', '--rm', image, 'bench-run-ipcr', 'true']],
+    ipcr: [ipcrBin, ['run', '--rm', image, 'bench-run-ipcr', 'true']],
     ctr: ['ctr', ['-a', address, 'run', '--rm', image, 'bench-run-ctr', 'true']],
   }
   // One untimed run each: page cache, shim binary, runc.

@@ -8,6 +8,7 @@ import type { CID } from 'multiformats/cid'
 import { IntegrityError, IpcrError, NotFoundError, UnavailableError, UsageError } from '../errors.js'
 import type { IpfsBackend } from './backend.js'
 import { verifyBlock } from './block.js'
+import { keepAliveAgent } from './http-agent.js'
 import { cidText } from './cid.js'
 import type { IpnsService } from './ipns.js'
 import { catUnixfs } from './unixfs.js'
@@ -32,7 +33,7 @@ class Gateway {
   dropped: string | undefined
 
   constructor(readonly url: string) {
-    this.agent = url.startsWith('https:') ? new https.Agent({ keepAlive: true, maxSockets: 16 }) : new http.Agent({ keepAlive: true, maxSockets: 16 })
+    this.agent = keepAliveAgent(url)
   }
 }
 

@@ -7,6 +7,7 @@ import { tee } from '../util/tee.js'
 import type { IpfsBackend } from './backend.js'
 import type { IpnsService } from './ipns.js'
 import { cidOf, cidText, parseCid } from './cid.js'
+import { keepAliveAgent } from './http-agent.js'
 import { kuboAddParams } from './profile.js'
 
 /** kubo answered, but with an error of its own (bad argument, block not found, ...). */
@@ -27,8 +28,7 @@ export class KuboClient implements IpfsBackend {
 
   constructor(readonly baseUrl: string) {
     this.description = `kubo at ${baseUrl}`
-    const Agent = baseUrl.startsWith('https:') ? https.Agent : http.Agent
-    this.agent = new Agent({ keepAlive: true, maxSockets: 16 })
+    this.agent = keepAliveAgent(baseUrl)
   }
 
   /** Probe the daemon; resolves to its version string, or rejects with UnavailableError. */

@@ -1,11 +1,13 @@
 // rpull through kubo's trustless gateway on loopback, with no kubo API configured: it pulls and runs.
 // Through a proxy that flips one byte of one block it fails naming that block's CID and leaves
-// containerd empty; with a good gateway listed after the bad one, it pulls.
+// containerd empty; with a good gateway listed after the bad one, it pulls. An HTTPS gateway whose
+// certificate comes from a private CA is trusted through NODE_EXTRA_CA_CERTS, as Node users expect.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import http from 'node:http'
+import https from 'node:https'
 import type { AddressInfo } from 'node:net'
-import { spawnSync } from 'node:child_process'
-import { mkdtemp } from 'node:fs/promises'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ctr, ipfs, rigEnv, wipeContainerd } from '../support/rig.js'
@@ -17,6 +19,10 @@ let root: string
 let leaf: string
 let proxy: http.Server | undefined
 let proxyUrl: string
+let tlsProxy: https.Server | undefined
+let tlsProxyUrl: string
+/** The private CA that signed tlsProxy's certificate (PEM file). */
+let caFile: string
 let flipped = 0
 /** No kubo API anywhere: IPFS_PATH names an empty directory. */
 let noKubo: NodeJS.ProcessEnv
@@ -44,6 +50,33 @@ async function startProxy(target: string, leafBytes: Buffer): Promise<void> {
   proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`
 }
 
+/** A CA of our own and a certificate it signs for 127.0.0.1 (EC keys: quick to make). */
+async function privateCa(dir: string): Promise<{ caFile: string; key: Buffer; cert: Buffer }> {
+  const f = (name: string) => join(dir, name)
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+  execFileSync('openssl', ['req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=ipcr test CA'], { stdio: 'ignore' })
+  execFileSync('openssl', ['req', ...ec, '-keyout', f('gw.key'), '-out', f('gw.csr'), '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' })
+  await writeFile(f('gw.ext'), 'subjectAltName=IP:127.0.0.1\n')
+  execFileSync('openssl', ['x509', '-req', '-in', f('gw.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial',
+    '-out', f('gw.pem'), '-days', '2', '-extfile', f('gw.ext')], { stdio: 'ignore' })
+  return { caFile: f('ca.pem'), key: await readFile(f('gw.key')), cert: await readFile(f('gw.pem')) }
+}
+
+/** Serves kubo's gateway over HTTPS with a certificate from our private CA. */
+async function startTlsProxy(target: string, dir: string): Promise<void> {
+  const tls = await privateCa(dir)
+  caFile = tls.caFile
+  tlsProxy = https.createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
+    const up = http.get(`${target}${req.url ?? ''}`, { headers: { accept: req.headers.accept ?? '*/*' } }, (upRes) => {
+      res.writeHead(upRes.statusCode ?? 502, upRes.headers)
+      upRes.pipe(res)
+    })
+    up.on('error', () => res.destroy())
+  })
+  await new Promise<void>((r) => tlsProxy?.listen(0, '127.0.0.1', () => r()))
+  tlsProxyUrl = `https://127.0.0.1:${(tlsProxy.address() as AddressInfo).port}`
+}
+
 beforeAll(async () => {
   const work = await mkdtemp(join(tmpdir(), 'ipcr-gw-e2e-'))
   img = await uniqueImage(join(work, 'layout'), `gw-${process.pid}`)
@@ -57,10 +90,13 @@ beforeAll(async () => {
   const leafBytes = spawnSync('ipfs', ['block', 'get', leaf], { env: process.env, maxBuffer: 1 << 24 }).stdout
   expect(leafBytes.length).toBe(262_144)
   await startProxy(rigEnv().IPCR_RIG_GATEWAY, leafBytes)
+  await startTlsProxy(rigEnv().IPCR_RIG_GATEWAY, work)
 })
 
 afterAll(async () => {
   await new Promise<void>((r) => (proxy ? proxy.close(() => r()) : r()))
+  tlsProxy?.closeAllConnections()
+  await new Promise<void>((r) => (tlsProxy ? tlsProxy.close(() => r()) : r()))
 })
 
 describe('rpull --gateway', () => {
@@ -90,6 +126,22 @@ describe('rpull --gateway', () => {
     const r = await ipcr(['i', 'rpull', '--snapshotter=overlayfs', '--gateway', proxyUrl, '--gateway', rigEnv().IPCR_RIG_GATEWAY, '--ipfs', root], { env: noKubo })
     expect(r.code, r.stderr).toBe(0)
     const out = await ctr(['run', '--rm', '--snapshotter', 'overlayfs', root, `gw2-${process.pid}`, '/bin/cat', '/unique.txt'])
+    expect(out.stdout, out.stderr).toBe(img.text)
+  })
+})
+
+describe('rpull --gateway https://', () => {
+  it('trusts a private CA that NODE_EXTRA_CA_CERTS names, and refuses the gateway in one line without it', async () => {
+    await wipeContainerd()
+    const args = ['i', 'rpull', '--snapshotter=overlayfs', '--gateway', tlsProxyUrl, '--ipfs', root]
+    const refused = expectCleanFailure(await ipcr(args, { env: { ...noKubo, NODE_EXTRA_CA_CERTS: '' } }))
+    expect(refused).toContain(tlsProxyUrl.replace('https://', ''))
+    expect(refused).toMatch(/certificate/)
+    expect((await ctr(['images', 'ls', '-q'])).stdout.trim()).toBe('')
+
+    const r = await ipcr(args, { env: { ...noKubo, NODE_EXTRA_CA_CERTS: caFile } })
+    expect(r.code, r.stderr).toBe(0)
+    const out = await ctr(['run', '--rm', '--snapshotter', 'overlayfs', root, `gwtls-${process.pid}`, '/bin/cat', '/unique.txt'])
     expect(out.stdout, out.stderr).toBe(img.text)
   })
 })

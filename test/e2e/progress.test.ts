@@ -15,7 +15,7 @@ describe('push progress', () => {
   it('is live on a terminal and plain otherwise', async () => {
     const fx = await buildFixtures(join(tmpdir(), 'ipcr-fixtures'))
     const env = { IPFS_PATH: await mkdtemp(join(tmpdir(), 'no-kubo-')), IPCR_ROOT: await mkdtemp(join(tmpdir(), 'ipcr-tty-')), TERM: 'xterm' }
-    const cmd = `${process.execPath} ${bin} i ipfs-push --estargz=false --ipns=false oci-layout:${fx.single.layout}`
+    const cmd = `${bin} i ipfs-push --estargz=false --ipns=false oci-layout:${fx.single.layout}`
     // `script` makes a pty with no size; give it one, as a real terminal has.
     // ora does not animate when CI is set (as in our own CI), so the terminal runs go without it.
     const tty = await run('env', ['-u', 'CI', 'script', '-qec', `stty cols 120 rows 40; ${cmd}`, '/dev/null'], { env, timeoutMs: 60_000 })

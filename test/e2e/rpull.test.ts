@@ -171,7 +171,7 @@ describe('image ls, image rm and interrupted pulls', () => {
     await wipeContainerd()
     const { spawn } = await import('node:child_process')
     const bin = new URL('../../bin/ipcr', import.meta.url).pathname
-    const child = spawn(process.execPath, [bin, 'i', 'rpull', '--snapshotter=overlayfs', '--ipfs', cid], { stdio: ['ignore', 'ignore', 'pipe'] })
+    const child = spawn(bin, ['i', 'rpull', '--snapshotter=overlayfs', '--ipfs', cid], { stdio: ['ignore', 'ignore', 'pipe'] })
     // Kill it once containerd holds part of the layer: an active ingest with bytes in it.
     child.stderr.resume()
     for (let i = 0; i < 600; i++) {

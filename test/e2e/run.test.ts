@@ -49,7 +49,7 @@ const taskRunning = (id: string) => waitFor(`task ${id} to run`, async () =>
 
 /** Start ipcr without waiting for it, to signal it; resolves to its exit code and output. */
 function start(args: string[]): { pid: number; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
-  const child = spawn(process.execPath, [bin, ...args], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(bin, [...args], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (b: Buffer) => { stdout += b })
@@ -236,7 +236,7 @@ describe('ipcr run -t in a real terminal (tmux)', () => {
     await writeFile(script, [
       '#!/bin/sh',
       `stty -g > ${out('before')}`,
-      `"${process.execPath}" "${bin}" run --rm -t ${IMG} run-tty sh`,
+      `"${bin}" run --rm -t ${IMG} run-tty sh`,
       `echo $? > ${out('code')}.tmp && mv ${out('code')}.tmp ${out('code')}`,
       `stty -g > ${out('after')}`,
       'exec sleep 300',

@@ -34,7 +34,7 @@ describe('ipcr ipfs serve', () => {
     const root = pushed.stdout.trim()
 
     const url = `http://${server.ip}:8080`
-    const serving = server.spawn(process.execPath, [ipcrBin, 'ipfs', 'serve', '--listen', `${server.ip}:8080`], { env: noKubo, logName: 'serve' })
+    const serving = server.spawn(ipcrBin, ['ipfs', 'serve', '--listen', `${server.ip}:8080`], { env: noKubo, logName: 'serve' })
     try {
       let head = ''
       for (let i = 0; i < 100 && !/^HTTP\/1\.1 200/.test(head); i++) {

@@ -40,5 +40,5 @@ export function bareCluster(names: string[]): Promise<Cluster> {
 
 /** The built CLI run inside a node's network namespace (containerd's socket is a file: still reachable). */
 export function ipcrIn(node: ClusterNode, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
-  return node.exec(process.execPath, [ipcrBin, ...args], opts)
+  return node.exec(ipcrBin, [...args], opts)
 }

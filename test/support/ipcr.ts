@@ -5,7 +5,7 @@ const bin = fileURLToPath(new URL('../../bin/ipcr', import.meta.url))
 
 /** Run the built CLI (npm run build) as a user would, with the rig's environment. */
 export function ipcr(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-  return run(process.execPath, [bin, ...args], opts)
+  return run(bin, [...args], opts)
 }
 
 /** Assert the shape every failure must have: non-zero exit, nothing on stdout, one line on stderr. */
