@@ -204,14 +204,21 @@ export function addToSchema(schema: Schema, file: ParsedFile): void {
 
 // ---- encoding -------------------------------------------------------------------------------
 
+/** Byte fields at least this long are kept by reference and joined once, in finish(), not copied twice. */
+const referencedBytes = 4096
+
 class Writer {
   private chunks: Uint8Array[] = []
   private buf = Buffer.allocUnsafe(256)
   private pos = 0
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return
-    this.chunks.push(this.buf.subarray(0, this.pos))
+    this.flush()
     this.buf = Buffer.allocUnsafe(Math.max(256, n))
+  }
+  private flush(): void {
+    if (this.pos > 0) this.chunks.push(this.buf.subarray(0, this.pos))
+    this.buf = this.buf.subarray(this.pos)
     this.pos = 0
   }
   varint(v: bigint | number): void {
@@ -228,6 +235,11 @@ class Writer {
   }
   bytes(b: Uint8Array): void {
     this.uvarint(b.byteLength)
+    if (b.byteLength >= referencedBytes) {
+      this.flush()
+      this.chunks.push(b)
+      return
+    }
     this.ensure(b.byteLength)
     this.buf.set(b, this.pos)
     this.pos += b.byteLength
@@ -239,8 +251,9 @@ class Writer {
     this.pos += size
   }
   finish(): Buffer {
-    this.chunks.push(this.buf.subarray(0, this.pos))
-    return this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks)
+    this.flush()
+    const [only] = this.chunks
+    return this.chunks.length === 1 && only !== undefined ? Buffer.from(only.buffer, only.byteOffset, only.byteLength) : Buffer.concat(this.chunks)
   }
 }
 
@@ -263,7 +276,8 @@ function isDefault(type: string, v: unknown, schema: Schema): boolean {
   return false
 }
 
-function writeValue(w: Writer, type: string, v: unknown, schema: Schema, path: string): void {
+/** `path` names the field in error messages; a function, so that no name is built unless one is needed. */
+function writeValue(w: Writer, type: string, v: unknown, schema: Schema, path: () => string): void {
   switch (type) {
     case 'string': w.bytes(Buffer.from(String(v), 'utf8')); return
     case 'bytes': w.bytes(typeof v === 'string' ? Buffer.from(v, 'base64') : (v as Uint8Array)); return
@@ -278,7 +292,7 @@ function writeValue(w: Writer, type: string, v: unknown, schema: Schema, path: s
   const def = schema.types.get(type)
   if (def?.kind === 'enum') {
     const n = typeof v === 'string' ? def.values.get(v) : (v as number)
-    if (n === undefined) throw new Error(`${path}: "${String(v)}" is not a ${def.name}`)
+    if (n === undefined) throw new Error(`${path()}: "${String(v)}" is not a ${def.name}`)
     w.varint(n)
     return
   }
@@ -286,14 +300,14 @@ function writeValue(w: Writer, type: string, v: unknown, schema: Schema, path: s
 }
 
 /** Encode `value` as message `type` (a full name). */
-export function encodeMessage(schema: Schema, type: string, value: Record<string, unknown>, path = type): Buffer {
+export function encodeMessage(schema: Schema, type: string, value: Record<string, unknown>, path = (): string => type): Buffer {
   const def = schema.types.get(type)
   if (def?.kind !== 'message') throw new Error(`no message type ${type}`)
   const w = new Writer()
   for (const f of def.fields) {
     const v = value[f.name]
     if (v === undefined || v === null) continue
-    const where = `${path}.${f.name}`
+    const where = (): string => `${path()}.${f.name}`
     if (f.map) {
       for (const [k, item] of Object.entries(v as Record<string, unknown>)) {
         if (item === undefined || item === null) continue
