@@ -90,10 +90,10 @@ export class Connection {
     }
   }
 
-  /** A bidirectional stream used one request, one answer at a time (containerd's Content.Write). */
-  lockStep<Req, Res>(rpc: Rpc<Req, Res>, scope: CallScope, opts: CallOptions = {}): LockStep<Req, Res> {
+  /** A bidirectional stream answered one answer per request, in order (containerd's Content.Write). */
+  orderedStream<Req, Res>(rpc: Rpc<Req, Res>, scope: CallScope, opts: CallOptions = {}): OrderedStream<Req, Res> {
     opts.signal?.throwIfAborted()
-    return new LockStep(this.start(rpc.path, scope, opts), rpc, (err) => this.mapError(err, opts.signal))
+    return new OrderedStream(this.start(rpc.path, scope, opts), rpc, (err) => this.mapError(err, opts.signal))
   }
 
   /** Let the calls in flight finish, then close; the connection no longer keeps the process alive. */
@@ -164,15 +164,15 @@ export class GrpcCall {
       throw this.stopped ?? streamFailure(err)
     }
     if (this.stopped) throw this.stopped
-    const status = this.status()
-    if (status.code !== GrpcCode.OK) throw status
+    const { code, details } = this.status()
+    if (code !== GrpcCode.OK) throw new GrpcStatusError(code, details)
     if (frames.pending > 0) throw new GrpcStatusError(GrpcCode.INTERNAL, `the answer ended ${frames.pending} bytes into a message`)
   }
 
   /** Stop the call (RST_STREAM CANCEL); harmless once it has ended. */
-  cancel(reason = new GrpcStatusError(GrpcCode.CANCELLED, 'Cancelled on client')): void {
+  cancel(reason?: GrpcStatusError): void {
     if (this.stream.closed) return
-    this.stopped ??= reason
+    this.stopped ??= reason ?? new GrpcStatusError(GrpcCode.CANCELLED, 'Cancelled on client')
     this.stream.close(http2.constants.NGHTTP2_CANCEL)
   }
 
@@ -182,28 +182,42 @@ export class GrpcCall {
   }
 
   /** The status from the trailers, or from the headers of a trailers-only answer. */
-  private status(): GrpcStatusError {
+  private status(): { code: number; details: string } {
     const from = this.trailers ?? this.headers
-    if (from === undefined) return new GrpcStatusError(GrpcCode.UNAVAILABLE, 'the stream closed without an answer')
+    if (from === undefined) return { code: GrpcCode.UNAVAILABLE, details: 'the stream closed without an answer' }
     const code = from['grpc-status']
     if (code === undefined) {
       const http = Number(this.headers?.[':status'] ?? 0)
-      return new GrpcStatusError(http === 200 ? GrpcCode.UNKNOWN : codeOfHttpStatus(http), `no gRPC status in the answer (HTTP ${http})`)
+      return { code: http === 200 ? GrpcCode.UNKNOWN : codeOfHttpStatus(http), details: `no gRPC status in the answer (HTTP ${http})` }
     }
-    return new GrpcStatusError(Number(code), percentDecode(String(from['grpc-message'] ?? '')))
+    return { code: Number(code), details: percentDecode(String(from['grpc-message'] ?? '')) }
   }
 }
 
-export class LockStep<Req, Res> {
+/**
+ * A bidirectional stream on which the server answers every request, in order. Requests may run
+ * ahead of their answers (write, then answer later), so a writer need not wait a round trip per message.
+ */
+export class OrderedStream<Req, Res> {
   private readonly answers: AsyncIterator<Buffer>
 
   constructor(private readonly call: GrpcCall, private readonly rpc: Rpc<Req, Res>, private readonly mapError: (err: unknown) => unknown) {
     this.answers = call.messages()
   }
 
-  /** Send one request and wait for its answer. */
+  /** Send one request and wait for its answer (the answers to requests before it must have been taken). */
   async send(req: Req): Promise<Res> {
+    this.write(req)
+    return this.answer()
+  }
+
+  /** Send a request without waiting; take its answer later with answer(). */
+  write(req: Req): void {
     this.call.write(this.rpc.serialize(req))
+  }
+
+  /** The next answer, to the oldest request not yet answered. */
+  async answer(): Promise<Res> {
     const next = await this.next()
     if (next.done) throw new ContainerdError('containerd closed the stream without answering', 'INTERNAL')
     return this.rpc.deserialize(next.value)

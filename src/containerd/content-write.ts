@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { IntegrityError, UnavailableError } from '../errors.js'
 import type { Descriptor } from '../oci/descriptor.js'
 import { verifyStream } from '../oci/digest.js'
-import type { CallOptions, Connection, LockStep } from './connection.js'
+import type { CallOptions, Connection, OrderedStream } from './connection.js'
 import { AlreadyExistsError, ContainerdError } from './errors.js'
 import type { CallScope } from './metadata.js'
 import { Abort, labelUpdate, Update, Write, type WriteRequest, type WriteResponse } from './content-rpc.js'
@@ -21,6 +21,8 @@ export interface WriteOptions extends CallOptions {
   labels?: Record<string, string>
   /** Bytes per Write message; 1 MiB like containerd's own client. */
   chunkBytes?: number
+  /** WRITE messages sent ahead of containerd's answers; 4. */
+  writesInFlight?: number
   /** How long to wait for another writer holding the ref; 60 s. */
   lockWaitMs?: number
 }
@@ -38,7 +40,9 @@ type Target = Pick<Descriptor, 'digest' | 'size'>
  * Content.Write as containerd's client does it: STAT (with ref, total and expected digest) opens or
  * resumes the ingest, WRITEs append at the offset it reports, COMMIT makes containerd check size and
  * digest. ALREADY_EXISTS at any step means the blob is there: success. Bytes that fail our own check
- * abort the ingest, so nothing of them stays behind.
+ * abort the ingest, so nothing of them stays behind. Unlike containerd's client, a few WRITEs are
+ * sent ahead of their answers (containerd answers each in order, with the offset it reached), so
+ * a blob streams without a round trip per message.
  */
 export async function writeContent(conn: Connection, scope: CallScope, desc: Target, bytes: BlobBytes, opts: WriteOptions = {}): Promise<WriteResult> {
   const ref = opts.ref ?? `ipcr-${desc.digest}`
@@ -54,20 +58,34 @@ export async function writeContent(conn: Connection, scope: CallScope, desc: Tar
 }
 
 async function writeOnce(conn: Connection, scope: CallScope, ref: string, desc: Target, bytes: BlobBytes, opts: WriteOptions): Promise<WriteResult> {
-  const stream = conn.lockStep(Write(), scope, opts)
+  const stream = conn.orderedStream(Write(), scope, opts)
   let resumedAt = 0
   try {
     const status = await stream.send({ action: 'STAT', ref, total: String(desc.size), expected: desc.digest })
     resumedAt = toNumber(status.offset)
     if (resumedAt > desc.size) resumedAt = 0 // not this blob's bytes: a WRITE at offset 0 truncates
     let offset = resumedAt
-    for await (const chunk of rechunk(source(desc, bytes, resumedAt), opts.chunkBytes ?? 1 << 20)) {
-      const res = await stream.send({ action: 'WRITE', offset: String(offset), data: chunk })
-      if (toNumber(res.offset) !== offset + chunk.byteLength) {
-        throw new ContainerdError(`${desc.digest}: containerd took ${toNumber(res.offset) - offset} of ${chunk.byteLength} bytes at offset ${offset}`, 'DATA_LOSS')
-      }
-      offset += chunk.byteLength
+    // The offsets containerd must answer with, oldest first.
+    const pending: number[] = []
+    const confirm = async (): Promise<void> => {
+      const expected = pending.shift() as number
+      const reached = toNumber((await stream.answer()).offset)
+      if (reached !== expected) throw new ContainerdError(`${desc.digest}: containerd reached offset ${reached} where ${expected} was written`, 'DATA_LOSS')
     }
+    const ahead = Math.max(1, opts.writesInFlight ?? 4)
+    try {
+      for await (const chunk of rechunk(source(desc, bytes, resumedAt), opts.chunkBytes ?? 1 << 20)) {
+        stream.write({ action: 'WRITE', offset: String(offset), data: chunk })
+        offset += chunk.byteLength
+        pending.push(offset)
+        if (pending.length >= ahead) await confirm()
+      }
+    } catch (err) {
+      // The source failed: let containerd take what was already sent, so a rerun resumes after it.
+      while (pending.length > 0 && !(err instanceof ContainerdError)) await confirm().catch(() => { pending.length = 0 })
+      throw err
+    }
+    while (pending.length > 0) await confirm()
     if (offset !== desc.size) throw new IntegrityError(`${desc.digest}: ${offset} bytes where its descriptor claims ${desc.size}`)
     const done = await commit(stream, desc, offset, opts.labels)
     if (done !== undefined && (done.digest !== desc.digest || toNumber(done.offset) !== desc.size)) {
@@ -91,7 +109,7 @@ async function writeOnce(conn: Connection, scope: CallScope, ref: string, desc: 
 }
 
 /** COMMIT; containerd's own size/digest check failing is FAILED_PRECONDITION, which is an IntegrityError to us. */
-async function commit(stream: LockStep<WriteRequest, WriteResponse>, desc: Target, offset: number, labels?: Record<string, string>): Promise<WriteResponse | undefined> {
+async function commit(stream: OrderedStream<WriteRequest, WriteResponse>, desc: Target, offset: number, labels?: Record<string, string>): Promise<WriteResponse | undefined> {
   try {
     return await stream.send({
       action: 'COMMIT', offset: String(offset), total: String(desc.size), expected: desc.digest, ...(labels ? { labels } : {}),
