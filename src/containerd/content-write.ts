@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { IntegrityError, UnavailableError } from '../errors.js'
 import type { Descriptor } from '../oci/descriptor.js'
-import { verifyStream } from '../oci/digest.js'
+import { sha256Digest, verifyStream } from '../oci/digest.js'
 import type { CallOptions, Connection, OrderedStream } from './connection.js'
 import { AlreadyExistsError, ContainerdError } from './errors.js'
 import type { CallScope } from './metadata.js'
@@ -9,10 +9,10 @@ import { Abort, labelUpdate, Update, Write, type WriteRequest, type WriteRespons
 import { toNumber } from './wire.js'
 
 /**
- * A blob's bytes: a stream from its start, or a function that can start at an offset
- * (so a write containerd already holds part of resumes without re-reading that part).
+ * A blob's bytes: already in memory, a stream from its start, or a function that can start at an
+ * offset (so a write containerd already holds part of resumes without re-reading that part).
  */
-export type BlobBytes = AsyncIterable<Uint8Array> | ((offset: number) => AsyncIterable<Uint8Array>)
+export type BlobBytes = Uint8Array | AsyncIterable<Uint8Array> | ((offset: number) => AsyncIterable<Uint8Array>)
 
 export interface WriteOptions extends CallOptions {
   /** The ingest's name; a second writer of the same ref waits for the first. Default `ipcr-<digest>`. */
@@ -58,6 +58,8 @@ export async function writeContent(conn: Connection, scope: CallScope, desc: Tar
 }
 
 async function writeOnce(conn: Connection, scope: CallScope, ref: string, desc: Target, bytes: BlobBytes, opts: WriteOptions): Promise<WriteResult> {
+  const chunkBytes = opts.chunkBytes ?? 1 << 20
+  if (bytes instanceof Uint8Array && bytes.byteLength <= chunkBytes) return writeWhole(conn, scope, ref, desc, bytes, opts)
   const stream = conn.orderedStream(Write(), scope, opts)
   let resumedAt = 0
   try {
@@ -74,7 +76,7 @@ async function writeOnce(conn: Connection, scope: CallScope, ref: string, desc: 
     }
     const ahead = Math.max(1, opts.writesInFlight ?? 4)
     try {
-      for await (const chunk of rechunk(source(desc, bytes, resumedAt), opts.chunkBytes ?? 1 << 20)) {
+      for await (const chunk of rechunk(source(desc, bytes, resumedAt), chunkBytes)) {
         stream.write({ action: 'WRITE', offset: String(offset), data: chunk })
         offset += chunk.byteLength
         pending.push(offset)
@@ -95,24 +97,56 @@ async function writeOnce(conn: Connection, scope: CallScope, ref: string, desc: 
     return { written: true, resumedAt }
   } catch (err) {
     stream.cancel()
-    if (err instanceof AlreadyExistsError) {
-      if (opts.labels !== undefined && Object.keys(opts.labels).length > 0) {
-        await conn.unary(Update(), labelUpdate(desc.digest, opts.labels), scope, opts)
-      }
-      return { written: false, resumedAt }
-    }
-    if (err instanceof IntegrityError) {
-      await conn.unary(Abort(), { ref }, scope).catch(() => undefined)
-    }
-    throw err
+    return afterFailure(conn, scope, ref, desc, opts, resumedAt, err)
   }
 }
 
-/** COMMIT; containerd's own size/digest check failing is FAILED_PRECONDITION, which is an IntegrityError to us. */
-async function commit(stream: OrderedStream<WriteRequest, WriteResponse>, desc: Target, offset: number, labels?: Record<string, string>): Promise<WriteResponse | undefined> {
+/**
+ * A small blob in memory, checked here and sent as one COMMIT message carrying all of its bytes:
+ * one round trip instead of STAT, WRITE and COMMIT. Offset 0 makes containerd drop whatever an
+ * interrupted earlier write left in the ingest.
+ */
+async function writeWhole(conn: Connection, scope: CallScope, ref: string, desc: Target, bytes: Uint8Array, opts: WriteOptions): Promise<WriteResult> {
+  if (bytes.byteLength !== desc.size) throw new IntegrityError(`${desc.digest}: ${bytes.byteLength} bytes where its descriptor claims ${desc.size}`)
+  const actual = sha256Digest(bytes)
+  if (actual !== desc.digest) throw new IntegrityError(`${desc.digest}: the bytes hash to ${actual}`)
+  const stream = conn.orderedStream(Write(), scope, opts)
+  try {
+    const done = await commit(stream, desc, 0, opts.labels, bytes, ref)
+    if (done !== undefined && (done.digest !== desc.digest || toNumber(done.offset) !== desc.size)) {
+      throw new IntegrityError(`${desc.digest}: containerd committed ${done.digest} (${done.offset} bytes)`)
+    }
+    await stream.finish()
+    return { written: true, resumedAt: 0 }
+  } catch (err) {
+    stream.cancel()
+    return afterFailure(conn, scope, ref, desc, opts, 0, err)
+  }
+}
+
+/** ALREADY_EXISTS means the blob is there (labels are added to it); bytes that failed a check are dropped. */
+async function afterFailure(conn: Connection, scope: CallScope, ref: string, desc: Target, opts: WriteOptions, resumedAt: number, err: unknown): Promise<WriteResult> {
+  if (err instanceof AlreadyExistsError) {
+    if (opts.labels !== undefined && Object.keys(opts.labels).length > 0) {
+      await conn.unary(Update(), labelUpdate(desc.digest, opts.labels), scope, opts)
+    }
+    return { written: false, resumedAt }
+  }
+  if (err instanceof IntegrityError) {
+    await conn.unary(Abort(), { ref }, scope).catch(() => undefined)
+  }
+  throw err
+}
+
+/**
+ * COMMIT, optionally carrying the last bytes (at `offset`); containerd's own size/digest check failing
+ * is FAILED_PRECONDITION, which is an IntegrityError to us. `ref` opens the ingest when COMMIT comes first.
+ */
+async function commit(stream: OrderedStream<WriteRequest, WriteResponse>, desc: Target, offset: number, labels?: Record<string, string>, data?: Uint8Array, ref?: string): Promise<WriteResponse | undefined> {
   try {
     return await stream.send({
       action: 'COMMIT', offset: String(offset), total: String(desc.size), expected: desc.digest, ...(labels ? { labels } : {}),
+      ...(data ? { data } : {}), ...(ref ? { ref } : {}),
     })
   } catch (err) {
     if (err instanceof ContainerdError && err.code === 'FAILED_PRECONDITION') {
@@ -125,8 +159,12 @@ async function commit(stream: OrderedStream<WriteRequest, WriteResponse>, desc: 
 /** The bytes still to send: verified by us when we see the whole blob, else by containerd at commit. */
 function source(desc: Target, bytes: BlobBytes, offset: number): AsyncIterable<Uint8Array> {
   if (typeof bytes === 'function') return offset === 0 ? verifyStream(desc, bytes(0)) : bytes(offset)
-  const verified = verifyStream(desc, bytes)
+  const verified = verifyStream(desc, bytes instanceof Uint8Array ? whole(bytes) : bytes)
   return offset === 0 ? verified : skip(verified, offset)
+}
+
+async function* whole(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield bytes
 }
 
 async function* skip(source: AsyncIterable<Uint8Array>, bytes: number): AsyncGenerator<Uint8Array> {

@@ -7,7 +7,6 @@ import type { Descriptor } from '../oci/descriptor.js'
 import type { PlatformSelection } from '../oci/platform.js'
 import { IpfsImageSource } from '../oci/stores/ipfs.js'
 import { limit } from '../util/limit.js'
-import { once } from '../util/once.js'
 import { chainIds, diffIdsOf } from './chain.js'
 import type { PullEvent } from './events.js'
 import { readImageTree } from './tree.js'
@@ -87,12 +86,12 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
     // (A lazy pull fetches only layers the snapshotter declines, as unpacking reaches them.)
     if (!lazy) image.layers.forEach((_, i) => { void fetchLayer(i).catch(() => undefined) })
 
-    // The small JSON blobs go in while layers stream: children before parents, each labelled so GC
-    // keeps what it references once the lease is gone.
-    for (const { desc, bytes } of tree.json) {
+    // The small JSON blobs go in together while layers stream, each labelled so GC keeps what it
+    // references once the lease is gone (until then the lease holds them all, in whatever order).
+    await Promise.all(tree.json.map(({ desc, bytes }) => {
       const labels = childGcLabels(childrenOf(desc.mediaType, JSON.parse(bytes.toString('utf8'))))
-      await c.content.write(desc, once(bytes), { labels })
-    }
+      return c.content.write(desc, bytes, { labels })
+    }))
 
     const diffIds = diffIdsOf(image.config, `config ${image.configDesc.digest}`)
     const chain = chainIds(diffIds)

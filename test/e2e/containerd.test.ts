@@ -84,6 +84,30 @@ describe('content', () => {
     })
   })
 
+  test('a small blob in memory goes in with its labels, replacing a stale ingest; wrong bytes never reach containerd', async () => {
+    const small = randomBytes(300_000)
+    const d = blob(small)
+    const ref = `${namespace}-small`
+    await client.withLease(async (leased) => {
+      async function* breaksOff(): AsyncGenerator<Uint8Array> {
+        yield small.subarray(0, 100_000)
+        throw new Error('network gone')
+      }
+      await expect(leased.content.write(d, breaksOff(), { ref, chunkBytes: 50_000 })).rejects.toThrow('network gone')
+      expect((await leased.content.status(ref)).offset).toBe(100_000)
+      const result = await leased.content.write(d, small, { ref, labels: { [uncompressedLabel]: d.digest } })
+      expect(result).toEqual({ written: true, resumedAt: 0 })
+      expect(Buffer.compare(await readAll(leased.content.read(d)), small)).toBe(0)
+      expect((await leased.content.info(d.digest)).labels[uncompressedLabel]).toBe(d.digest)
+      await expect(leased.content.status(ref)).rejects.toBeInstanceOf(NotFoundError)
+
+      const wrongRef = `${namespace}-small-wrong`
+      await expect(leased.content.write(blob(randomBytes(5000)), randomBytes(5000), { ref: wrongRef })).rejects.toThrow(/hash to/)
+      await expect(leased.content.status(wrongRef)).rejects.toBeInstanceOf(NotFoundError)
+      expect((await leased.content.write(d, small)).written).toBe(false)
+    })
+  })
+
   test('bytes that do not match the digest are refused and leave nothing behind', async () => {
     const claimed = blob(randomBytes(4096))
     const ref = `${namespace}-wrong`

@@ -3,12 +3,11 @@ import type { ContainerdClient, ConnectOptions, LeaseHandle } from '../../contai
 import { ContainerdClient as Client } from '../../containerd/client.js'
 import { childGcLabels, childrenOf } from '../../containerd/gc-labels.js'
 import type { LeaseOptions } from '../../containerd/lease-options.js'
-import type { WriteResult } from '../../containerd/content-write.js'
+import type { BlobBytes, WriteResult } from '../../containerd/content-write.js'
 import type { Descriptor } from '../descriptor.js'
 import { isDigest, readAll, verifyStream } from '../digest.js'
 import { isIndex, isManifest } from '../media-types.js'
 import type { ConversionCache, ImageSink, ImageSource, StoredConversion } from '../store.js'
-import { once } from '../../util/once.js'
 import { uncompressedLabel } from '../../containerd/gc-labels.js'
 
 export interface ContainerdImageStoreOptions {
@@ -55,7 +54,7 @@ export class ContainerdImageStore implements ImageSource, ImageSink, ConversionC
   async putBlob(desc: Descriptor, bytes: AsyncIterable<Uint8Array>): Promise<void> {
     if (isManifest(desc.mediaType) || isIndex(desc.mediaType)) {
       const json = await readAll(verifyStream(desc, bytes))
-      await this.writeBlob(desc, once(json), { labels: childGcLabels(childrenOf(desc.mediaType, JSON.parse(json.toString('utf8')))) })
+      await this.writeBlob(desc, json, { labels: childGcLabels(childrenOf(desc.mediaType, JSON.parse(json.toString('utf8')))) })
       return
     }
     const result = await this.writeBlob(desc, bytes)
@@ -66,7 +65,7 @@ export class ContainerdImageStore implements ImageSource, ImageSink, ConversionC
    * Store a blob with labels (e.g. `containerd.io/uncompressed`, gc refs), inside the store's lease;
    * a blob already there gets the labels added.
    */
-  async writeBlob(desc: Descriptor, bytes: AsyncIterable<Uint8Array>, opts: { labels?: Record<string, string> } = {}): Promise<WriteResult> {
+  async writeBlob(desc: Descriptor, bytes: BlobBytes, opts: { labels?: Record<string, string> } = {}): Promise<WriteResult> {
     const { client } = await this.lease()
     return client.content.write(desc, bytes, opts.labels ? { labels: opts.labels } : {})
   }
