@@ -74,12 +74,11 @@ export function planRelease(records: PinRecord[], removed: Array<Omit<ImageKey, 
 
 /** Pin each CID recursively unless kubo already has a recursive pin on it; returns those pinned now. */
 export async function pinAll(kubo: KuboClient, cids: string[]): Promise<string[]> {
-  const pinnedNow: string[] = []
-  for (const cid of [...new Set(cids)]) {
-    if (await isPinned(kubo, cid)) continue
-    await kubo.call('pin/add', { arg: cid, recursive: 'true', progress: 'false' }).then(replyJson)
-    pinnedNow.push(cid)
-  }
+  // Two rounds, not two calls a CID: ask about every CID at once, then pin the missing ones in one call.
+  const unique = [...new Set(cids)]
+  const pinned = await Promise.all(unique.map((cid) => isPinned(kubo, cid)))
+  const pinnedNow = unique.filter((_, i) => !pinned[i])
+  if (pinnedNow.length > 0) await kubo.call('pin/add', { arg: pinnedNow, recursive: 'true', progress: 'false' }).then(replyJson)
   return pinnedNow
 }
 
@@ -113,8 +112,7 @@ export async function peerId(kubo: KuboClient): Promise<string> {
  * and remember which pins this pull made.
  */
 export async function pinPulledImage(kubo: KuboClient, ledger: PinLedger, image: Omit<ImageKey, 'node'>, cids: string[]): Promise<{ node: string; pinned: string[] }> {
-  const node = await peerId(kubo)
-  const pinned = await pinAll(kubo, cids)
+  const [node, pinned] = await Promise.all([peerId(kubo), pinAll(kubo, cids)])
   const records = await ledger.list()
   await ledger.save(withPull(records, { ...image, node, cids: [...new Set(cids)], pinnedAt: new Date().toISOString() }, pinned))
   return { node, pinned }
