@@ -1,8 +1,11 @@
-import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2'
 import { connect } from 'node:net'
+import { UnavailableError } from '../errors.js'
 import { ContainerdError, fromGrpcError, unreachable } from './errors.js'
 import { FrameDecoder, framePrefix } from './grpc-frames.js'
 import { codeOfHttpStatus, GrpcCode, GrpcStatusError } from './grpc-status.js'
+import { ErrorCode } from './h2/frames.js'
+import type { HeaderList } from './h2/hpack.js'
+import { H2Error, H2Session, type H2Stream } from './h2/session.js'
 import { scopeHeaders, type CallScope } from './metadata.js'
 import type { Rpc } from './protos.js'
 
@@ -21,41 +24,35 @@ const connectionWindowBytes = 16 << 20
 
 /**
  * One HTTP/2 connection to containerd's socket, shared by every service and every scoped view of the
- * client, speaking gRPC's wire protocol directly on node:http2. It replaced @grpc/grpc-js, whose
- * loading alone took longer than all the calls of an `ipcr run` (see bench/run). Calls are made by
- * path with the codecs from protos.ts; failures leave here as typed errors (errors.ts).
+ * client, speaking gRPC's wire protocol on our own small HTTP/2 client (h2/). It replaced
+ * @grpc/grpc-js and then node:http2: loading either took longer than all the calls of an
+ * `ipcr run` (see bench/run). Calls are made by path with the codecs from protos.ts; failures leave
+ * here as typed errors (errors.ts).
  */
 export class Connection {
-  private constructor(readonly socketPath: string, private readonly session: ClientHttp2Session) {
-    // A dead connection fails every call in flight through its stream; this keeps it from crashing us.
-    session.on('error', () => undefined)
-  }
+  private constructor(readonly socketPath: string, private readonly session: H2Session) {}
 
   /**
    * Connect and wait for containerd's HTTP/2 settings, so a socket nobody serves fails here, fast
    * (timeoutMs, default 3 s), with UnavailableError saying why: ENOENT, ECONNREFUSED, EACCES or silence.
    */
   static async open(socketPath: string, timeoutMs = 3000): Promise<Connection> {
-    const session = await new Promise<ClientHttp2Session>((resolve, reject) => {
-      const s = http2.connect('http://localhost', {
-        createConnection: () => connect({ path: socketPath }),
-        settings: { enablePush: false, initialWindowSize: streamWindowBytes },
-        maxSessionMemory: 64,
-      })
-      const settle = (err?: Error): void => {
-        clearTimeout(timer)
-        s.off('error', onError).off('close', onClose).off('remoteSettings', onSettings)
-        if (err === undefined) return resolve(s)
-        s.destroy()
-        reject(err)
-      }
-      const onError = (err: NodeJS.ErrnoException): void => settle(unreachable(socketPath, socketErrorReason(err), err))
-      const onClose = (): void => settle(unreachable(socketPath, 'the connection closed before containerd answered'))
-      const onSettings = (): void => settle()
-      const timer = setTimeout(() => settle(unreachable(socketPath, `no gRPC answer within ${timeoutMs} ms`)), timeoutMs)
-      s.on('error', onError).on('close', onClose).on('remoteSettings', onSettings)
+    const socket = connect({ path: socketPath })
+    const session = new H2Session(socket, { streamWindow: streamWindowBytes, connectionWindow: connectionWindowBytes })
+    let timer: NodeJS.Timeout | undefined
+    const silence = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(unreachable(socketPath, `no gRPC answer within ${timeoutMs} ms`)), timeoutMs)
     })
-    session.setLocalWindowSize(connectionWindowBytes)
+    try {
+      await Promise.race([session.ready, silence])
+    } catch (err) {
+      socket.destroy()
+      if (err instanceof UnavailableError) throw err
+      const reason = err instanceof H2Error ? 'the connection closed before containerd answered' : socketErrorReason(err as NodeJS.ErrnoException)
+      throw unreachable(socketPath, reason, err)
+    } finally {
+      clearTimeout(timer)
+    }
     return new Connection(socketPath, session)
   }
 
@@ -99,16 +96,16 @@ export class Connection {
   /** Let the calls in flight finish, then close; the connection no longer keeps the process alive. */
   close(): void {
     this.session.close()
-    this.session.unref()
   }
 
   private start(path: string, scope: CallScope, opts: CallOptions): GrpcCall {
-    const headers: http2.OutgoingHttpHeaders = {
-      ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...scopeHeaders(scope),
-    }
+    const headers: HeaderList = [
+      [':method', 'POST'], [':scheme', 'http'], [':path', path], [':authority', 'localhost'],
+      ['content-type', 'application/grpc'], ['te', 'trailers'], ...Object.entries(scopeHeaders(scope)),
+    ]
     // The server enforces the deadline too; "m" is milliseconds in gRPC's timeout syntax.
-    if (opts.timeoutMs !== undefined) headers['grpc-timeout'] = `${Math.max(1, Math.ceil(opts.timeoutMs))}m`
-    let stream: ClientHttp2Stream
+    if (opts.timeoutMs !== undefined) headers.push(['grpc-timeout', `${Math.max(1, Math.ceil(opts.timeoutMs))}m`])
+    let stream: H2Stream
     try {
       stream = this.session.request(headers)
     } catch (err) {
@@ -125,18 +122,12 @@ export class Connection {
 
 /** One call's stream: writes framed messages, reads framed answers, and turns the end into a status. */
 export class GrpcCall {
-  private headers: IncomingHttpHeaders | undefined
-  private trailers: IncomingHttpHeaders | undefined
   /** Set when we end the call ourselves (deadline, abort, early exit): what the caller is told. */
   private stopped: GrpcStatusError | undefined
   private readonly timer: NodeJS.Timeout | undefined
   private readonly onAbort = (): void => this.cancel()
 
-  constructor(private readonly stream: ClientHttp2Stream, private readonly opts: CallOptions) {
-    stream.once('response', (h) => { this.headers = h })
-    stream.once('trailers', (t) => { this.trailers = t })
-    // Errors surface through messages(); a stream no one reads yet must not crash the process.
-    stream.on('error', () => undefined)
+  constructor(private readonly stream: H2Stream, private readonly opts: CallOptions) {
     if (opts.timeoutMs !== undefined) {
       this.timer = setTimeout(() => this.cancel(new GrpcStatusError(GrpcCode.DEADLINE_EXCEEDED, 'Deadline exceeded')), opts.timeoutMs)
     }
@@ -144,15 +135,13 @@ export class GrpcCall {
   }
 
   write(message: Buffer): void {
-    this.stream.write(framePrefix(message.byteLength))
-    this.stream.write(message)
+    this.stream.write(framePrefix(message.byteLength), message)
   }
 
   /** Send the last message (or none) and half-close. */
   end(message?: Buffer): void {
-    if (message === undefined) { this.stream.end(); return }
-    this.stream.write(framePrefix(message.byteLength))
-    this.stream.end(message)
+    if (message !== undefined) this.write(message)
+    this.stream.end()
   }
 
   /** The answers as they arrive; after the last one, a status other than OK is thrown. */
@@ -173,7 +162,7 @@ export class GrpcCall {
   cancel(reason?: GrpcStatusError): void {
     if (this.stream.closed) return
     this.stopped ??= reason ?? new GrpcStatusError(GrpcCode.CANCELLED, 'Cancelled on client')
-    this.stream.close(http2.constants.NGHTTP2_CANCEL)
+    this.stream.cancel()
   }
 
   release(): void {
@@ -183,11 +172,11 @@ export class GrpcCall {
 
   /** The status from the trailers, or from the headers of a trailers-only answer. */
   private status(): { code: number; details: string } {
-    const from = this.trailers ?? this.headers
+    const from = this.stream.trailers ?? this.stream.headers
     if (from === undefined) return { code: GrpcCode.UNAVAILABLE, details: 'the stream closed without an answer' }
     const code = from['grpc-status']
     if (code === undefined) {
-      const http = Number(this.headers?.[':status'] ?? 0)
+      const http = Number(this.stream.headers?.[':status'] ?? 0)
       return { code: http === 200 ? GrpcCode.UNKNOWN : codeOfHttpStatus(http), details: `no gRPC status in the answer (HTTP ${http})` }
     }
     return { code: Number(code), details: percentDecode(String(from['grpc-message'] ?? '')) }
@@ -248,12 +237,11 @@ export class OrderedStream<Req, Res> {
 
 /** A stream that broke without a gRPC status: reset by the server, or the connection lost. */
 function streamFailure(err: unknown): GrpcStatusError {
-  const e = err as NodeJS.ErrnoException
-  if (e.code === 'ERR_HTTP2_STREAM_ERROR') {
-    const refused = /REFUSED_STREAM/.test(e.message)
-    return new GrpcStatusError(refused ? GrpcCode.UNAVAILABLE : GrpcCode.INTERNAL, e.message)
+  if (err instanceof H2Error) {
+    const lost = err.code === ErrorCode.REFUSED_STREAM || err.code === ErrorCode.CONNECT_ERROR
+    return new GrpcStatusError(lost ? GrpcCode.UNAVAILABLE : err.code === ErrorCode.CANCEL ? GrpcCode.CANCELLED : GrpcCode.INTERNAL, err.message)
   }
-  return new GrpcStatusError(GrpcCode.UNAVAILABLE, e.message ?? String(err))
+  return new GrpcStatusError(GrpcCode.UNAVAILABLE, (err as Error).message ?? String(err))
 }
 
 /** grpc-message is percent-encoded UTF-8; a malformed one is shown as it came. */

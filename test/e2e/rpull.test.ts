@@ -172,6 +172,8 @@ describe('image ls, image rm and interrupted pulls', () => {
     const { spawn } = await import('node:child_process')
     const bin = new URL('../../bin/ipcr', import.meta.url).pathname
     const child = spawn(bin, ['i', 'rpull', '--snapshotter=overlayfs', '--ipfs', cid], { stdio: ['ignore', 'ignore', 'pipe'] })
+    // Taken now: a pull that ends on its own before the kill must not leave the test waiting forever.
+    const closed = new Promise((r) => child.on('close', r))
     // Kill it once containerd holds part of the layer: an active ingest with bytes in it.
     child.stderr.resume()
     for (let i = 0; i < 600; i++) {
@@ -180,7 +182,7 @@ describe('image ls, image rm and interrupted pulls', () => {
       await new Promise((r) => setTimeout(r, 50))
     }
     child.kill('SIGKILL')
-    await new Promise((r) => child.on('close', r))
+    await closed
     const again = await ipcr(['i', 'rpull', '--snapshotter=overlayfs', '--ipfs', cid])
     expect(again.code, again.stderr).toBe(0)
     expect(again.stderr).toMatch(/resumed sha256:[0-9a-f]{8}\.\.\. at byte [1-9]\d*/)
