@@ -13,7 +13,12 @@
 //      `python3 /app/hello.py` prints, after a lazy pull (`ipcr i rpull --snapshotter=stargz --ipfs
 //      CID_ESGZ`, run on stargz) vs after a full pull (overlayfs, CID_PLAIN; run on overlayfs).
 //      ctr-remote's own rpull in both modes, and a full pull of CID_ESGZ, are printed for reference.
+// Most of a full pull is containerd's Diff.Apply: the same work whichever tool asks, and its time
+// swings with the machine (3.5 to 10 s for the bottom layer on the same VM within an hour). So (a)
+// also prints each pull less the Apply time containerd logged for it (`diff applied`, debug level):
+// what the tools themselves spend, starting, fetching and writing.
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { readFileSync, statSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
@@ -28,6 +33,26 @@ const down = rigUp()
 const address = process.env.CONTAINERD_ADDRESS
 const rigDir = process.env.IPCR_RIG_DIR
 const ctr = (...args) => execFileSync('ctr', ['-a', address, ...args], { encoding: 'utf8' })
+// Every wipe restarts containerd; at debug level it logs how long each Diff.Apply took.
+process.env.IPCR_RIG_CONTAINERD_LOG_LEVEL = 'debug'
+const containerdLog = process.env.IPCR_RIG_CONTAINERD_LOG
+
+/** Seconds in a Go duration such as "1m2.5s", "965.39ms" or "812µs". */
+function goSeconds(text) {
+  const unit = { h: 3600, m: 60, s: 1, ms: 1e-3, us: 1e-6, 'µs': 1e-6, ns: 1e-9 }
+  let total = 0
+  for (const [, n, u] of text.matchAll(/([0-9.]+)(h|ms|m|s|us|µs|ns)/g)) total += Number(n) * unit[u]
+  return total
+}
+
+/** Seconds of Diff.Apply that containerd logged past byte `from` of its log. */
+function applySeconds(from) {
+  const text = readFileSync(containerdLog, 'utf8').slice(from)
+  let total = 0
+  for (const [, d] of text.matchAll(/msg="diff applied" d=([^ ]+)/g)) total += goSeconds(d)
+  return total
+}
+const logSize = () => statSync(containerdLog).size
 
 /** Fresh containerd + snapshotter state (kubo kept). Retried: on a loaded machine a restart can time out. */
 function wipe() {
@@ -90,9 +115,12 @@ try {
     const order = i % 2 === 0 ? ['ctr-remote', 'ipcr'] : ['ipcr', 'ctr-remote']
     for (const who of order) {
       wipe()
+      const from = logSize()
       const r = pullers[who](plain, 'overlayfs')
+      r.apply = applySeconds(from)
+      if (r.apply === 0) throw new Error(`containerd logged no "diff applied" for ${who}'s pull: is it at debug level?`)
       full[who].push(r)
-      console.error(`  (a) round ${i + 1} ${who}: ${r.wall.toFixed(2)} s`)
+      console.error(`  (a) round ${i + 1} ${who}: ${r.wall.toFixed(2)} s, of which containerd's Apply ${r.apply.toFixed(2)} s`)
     }
   }
   // The last pull must have produced a runnable image.
@@ -133,6 +161,11 @@ try {
   console.log(`  ipcr        ${o.toFixed(2)} s   (${full.ipcr.map((r) => r.wall.toFixed(2)).join(', ')})   peak RSS ${rss.toFixed(0)} MiB`)
   console.log(`  ctr-remote  ${t.toFixed(2)} s   (${full['ctr-remote'].map((r) => r.wall.toFixed(2)).join(', ')})   peak RSS ${Math.max(...full['ctr-remote'].map((r) => r.rssMiB)).toFixed(0)} MiB`)
   console.log(`  ratio ipcr/ctr-remote = ${(o / t).toFixed(2)} (target <= 1.0: ${o / t <= 1 ? 'met' : 'NOT met'})`)
+  const own = (who) => full[who].map((r) => r.wall - r.apply)
+  const oo = median(own('ipcr'))
+  const ot = median(own('ctr-remote'))
+  console.log(`  less containerd's Diff.Apply (median Apply: ipcr's pulls ${median(full.ipcr.map((r) => r.apply)).toFixed(2)} s, ctr-remote's ${median(full['ctr-remote'].map((r) => r.apply)).toFixed(2)} s):`)
+  console.log(`    ipcr ${oo.toFixed(2)} s (${own('ipcr').map((x) => x.toFixed(2)).join(', ')}), ctr-remote ${ot.toFixed(2)} s (${own('ctr-remote').map((x) => x.toFixed(2)).join(', ')}), ratio ${(oo / ot).toFixed(2)}`)
   console.log(`(b) time to first output of ctr run python3 /app/hello.py, from the start of the pull, ${runRounds} rounds, medians`)
   const med = {}
   for (const c of cases) {

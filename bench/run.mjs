@@ -32,13 +32,16 @@ try {
   const commands = {
     ipcr: [ipcrBin, ['run', '--rm', image, 'bench-run-ipcr', 'true']],
     ctr: ['ctr', ['-a', address, 'run', '--rm', image, 'bench-run-ctr', 'true']],
+    // Context, not a contestant: Node starting and exiting, which no JavaScript CLI goes below
+    // (without NODE_EXTRA_CA_CERTS, as bin/ipcr starts it).
+    node: ['env', ['-u', 'NODE_EXTRA_CA_CERTS', process.execPath, '-e', '0']],
   }
   // One untimed run each: page cache, shim binary, runc.
   for (const [cmd, args] of Object.values(commands)) timed(cmd, args)
-  const walls = { ipcr: [], ctr: [] }
+  const walls = { ipcr: [], ctr: [], node: [] }
   for (let i = 0; i < rounds; i++) {
     // Alternate who goes first, so neither always runs right after the other's teardown.
-    for (const who of i % 2 === 0 ? ['ctr', 'ipcr'] : ['ipcr', 'ctr']) {
+    for (const who of i % 2 === 0 ? ['ctr', 'ipcr', 'node'] : ['ipcr', 'ctr', 'node']) {
       const [cmd, args] = commands[who]
       walls[who].push(timed(cmd, args))
     }
@@ -50,6 +53,7 @@ try {
   console.log(`  ipcr  ${fmt(walls.ipcr)}`)
   console.log(`  ctr   ${fmt(walls.ctr)}`)
   console.log(`  ratio ipcr/ctr = ${(o / t).toFixed(2)} (target <= 1.5)`)
+  console.log(`  for context, node -e 0: ${fmt(walls.node)}`)
   const left = execFileSync('ctr', ['-a', address, 'containers', 'ls', '-q'], { encoding: 'utf8' }).trim()
   if (left !== '') console.log(`  containers left behind: ${left.split('\n').join(', ')}`)
 } finally {
