@@ -16,7 +16,7 @@ import { build } from 'esbuild'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const out = join(root, 'dist', 'bundle')
-const common = { bundle: true, platform: 'node', target: 'node20', logLevel: 'warning', sourcemap: 'linked', legalComments: 'none' }
+const common = { bundle: true, platform: 'node', target: 'node20', logLevel: 'warning', sourcemap: 'linked', legalComments: 'none', minifyWhitespace: true, minifySyntax: true }
 
 rmSync(out, { recursive: true, force: true })
 await build({

@@ -25,9 +25,9 @@ const connectionWindowBytes = 16 << 20
 /**
  * One HTTP/2 connection to containerd's socket, shared by every service and every scoped view of the
  * client, speaking gRPC's wire protocol on our own small HTTP/2 client (h2/). It replaced
- * @grpc/grpc-js and then node:http2: loading either took longer than all the calls of an
- * `ipcr run` (see bench/run). Calls are made by path with the codecs from protos.ts; failures leave
- * here as typed errors (errors.ts).
+ * @grpc/grpc-js, whose loading took longer than all the calls of an `ipcr run`, and then
+ * node:http2, the largest start-up cost left after that (see bench/run). Calls are made by path
+ * with the codecs from protos.ts; failures leave here as typed errors (errors.ts).
  */
 export class Connection {
   private constructor(readonly socketPath: string, private readonly session: H2Session) {}
