@@ -45,8 +45,9 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
   // --timeout bounds finding the root, and then every silence while a blob streams.
   const source = new IpfsImageSource(o.rootCid, ipfs, o.timeoutMs)
   const fetched: Descriptor[] = []
-  const lease = await client.createLease()
-  const c = lease.client
+  // The lease is made while the root, manifest and config come from IPFS; nothing is written before it.
+  const leased = client.createLease()
+  leased.catch(() => undefined)
   let pulled = false
   try {
     const root = await withTimeout(source.root(), o.timeoutMs, `could not find ${cidText(o.rootCid)} within ${o.timeoutMs / 1000} s (is a node that has it reachable? raise --timeout)`)
@@ -56,6 +57,7 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
     })
     const image = tree.images[0]
     if (!image) throw new NotFoundError(`${cidText(o.rootCid)} holds no image manifest`)
+    const c = (await leased).client
     // Two layers in flight, taken in order, but the bottom layer alone first: containerd can apply
     // nothing before it is in, and beside another layer it took 95 ms longer to arrive (bench/pull).
     const run = limit(o.concurrency ?? 2)
@@ -110,7 +112,7 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
   } finally {
     // After a failure, a synchronous GC leaves no content or snapshot of the pull behind. After
     // success the image record references everything, so a GC would find nothing: don't wait for one.
-    await lease.done({ sync: !pulled })
+    await (await leased.catch(() => undefined))?.done({ sync: !pulled })
   }
 }
 

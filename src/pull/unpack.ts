@@ -43,11 +43,15 @@ export async function unpackLayers(client: ContainerdClient, o: UnpackOptions): 
   const snapshots = client.snapshots(o.snapshotter)
   const result: UnpackResult = { remote: 0, applied: 0, present: 0 }
   if (o.diffIds.length !== o.layers.length) throw new IntegrityError(`the config lists ${o.diffIds.length} diff IDs for ${o.layers.length} layers`)
+  // Which layers are there already, asked of every layer at once rather than one round trip per layer
+  // between applies. One committed meanwhile by another pull is caught by Prepare's ALREADY_EXISTS.
+  const present = o.chainIds.map((id) => exists(client, o.snapshotter, id))
+  present.forEach((p) => p.catch(() => undefined))
   for (let i = 0; i < o.layers.length; i++) {
     const layer = o.layers[i] as Descriptor
     const chainId = o.chainIds[i] as Digest
     const parent = i === 0 ? '' : (o.chainIds[i - 1] as string)
-    if (await exists(client, o.snapshotter, chainId)) {
+    if (await present[i]) {
       result.present++
       o.onEvent?.({ type: 'layer-present', desc: layer, chainId })
       continue

@@ -174,10 +174,11 @@ describe('image ls, image rm and interrupted pulls', () => {
     const child = spawn(bin, ['i', 'rpull', '--snapshotter=overlayfs', '--ipfs', cid], { stdio: ['ignore', 'ignore', 'pipe'] })
     // Taken now: a pull that ends on its own before the kill must not leave the test waiting forever.
     const closed = new Promise((r) => child.on('close', r))
-    // Kill it once containerd holds part of the layer: an active ingest with bytes in it.
+    // Kill it once containerd holds part of the layer: its active ingest, with bytes in it. (Not any
+    // ingest: a small JSON blob's may show bytes for an instant, before the layer has started.)
     child.stderr.resume()
     for (let i = 0; i < 600; i++) {
-      const active = (await ctr(['content', 'active'])).stdout.split('\n').slice(1).filter((l) => /ipcr-sha256:/.test(l))
+      const active = (await ctr(['content', 'active'])).stdout.split('\n').slice(1).filter((l) => l.includes(`ipcr-${image.layer.digest}`))
       if (active.some((l) => { const size = /\s(\d+(?:\.\d+)?)\s*([kMG]i?B|B)\s/.exec(l); return size !== null && Number(size[1]) > 0 })) break
       await new Promise((r) => setTimeout(r, 50))
     }
