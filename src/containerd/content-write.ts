@@ -89,10 +89,7 @@ async function writeOnce(conn: Connection, scope: CallScope, ref: string, desc: 
     }
     while (pending.length > 0) await confirm()
     if (offset !== desc.size) throw new IntegrityError(`${desc.digest}: ${offset} bytes where its descriptor claims ${desc.size}`)
-    const done = await commit(stream, desc, offset, opts.labels)
-    if (done !== undefined && (done.digest !== desc.digest || toNumber(done.offset) !== desc.size)) {
-      throw new IntegrityError(`${desc.digest}: containerd committed ${done.digest} (${done.offset} bytes)`)
-    }
+    await commit(stream, desc, offset, opts.labels)
     await stream.finish()
     return { written: true, resumedAt }
   } catch (err) {
@@ -112,10 +109,7 @@ async function writeWhole(conn: Connection, scope: CallScope, ref: string, desc:
   if (actual !== desc.digest) throw new IntegrityError(`${desc.digest}: the bytes hash to ${actual}`)
   const stream = conn.orderedStream(Write(), scope, opts)
   try {
-    const done = await commit(stream, desc, 0, opts.labels, bytes, ref)
-    if (done !== undefined && (done.digest !== desc.digest || toNumber(done.offset) !== desc.size)) {
-      throw new IntegrityError(`${desc.digest}: containerd committed ${done.digest} (${done.offset} bytes)`)
-    }
+    await commit(stream, desc, 0, opts.labels, bytes, ref)
     await stream.finish()
     return { written: true, resumedAt: 0 }
   } catch (err) {
@@ -139,12 +133,14 @@ async function afterFailure(conn: Connection, scope: CallScope, ref: string, des
 }
 
 /**
- * COMMIT, optionally carrying the last bytes (at `offset`); containerd's own size/digest check failing
- * is FAILED_PRECONDITION, which is an IntegrityError to us. `ref` opens the ingest when COMMIT comes first.
+ * COMMIT, optionally carrying the last bytes (at `offset`), and check what containerd says it
+ * committed; its own size/digest check failing is FAILED_PRECONDITION, which is an IntegrityError
+ * to us. `ref` opens the ingest when COMMIT comes first.
  */
-async function commit(stream: OrderedStream<WriteRequest, WriteResponse>, desc: Target, offset: number, labels?: Record<string, string>, data?: Uint8Array, ref?: string): Promise<WriteResponse | undefined> {
+async function commit(stream: OrderedStream<WriteRequest, WriteResponse>, desc: Target, offset: number, labels?: Record<string, string>, data?: Uint8Array, ref?: string): Promise<void> {
+  let done: WriteResponse
   try {
-    return await stream.send({
+    done = await stream.send({
       action: 'COMMIT', offset: String(offset), total: String(desc.size), expected: desc.digest, ...(labels ? { labels } : {}),
       ...(data ? { data } : {}), ...(ref ? { ref } : {}),
     })
@@ -153,6 +149,9 @@ async function commit(stream: OrderedStream<WriteRequest, WriteResponse>, desc: 
       throw new IntegrityError(`${desc.digest}: containerd refused the commit: ${err.message}`, { cause: err })
     }
     throw err
+  }
+  if (done.digest !== desc.digest || toNumber(done.offset) !== desc.size) {
+    throw new IntegrityError(`${desc.digest}: containerd committed ${done.digest} (${done.offset} bytes)`)
   }
 }
 
