@@ -66,12 +66,12 @@ export class H2Session {
   request(headers: HeaderList): H2Stream {
     if (this.failure) throw this.failure
     if (this.closing) throw new H2Error('the connection is closing', ErrorCode.REFUSED_STREAM)
+    const block = encodeHeaders(headers)
+    if (block.length > this.peerMaxFrame) throw new H2Error(`request headers of ${block.length} bytes do not fit one frame`, ErrorCode.INTERNAL_ERROR)
     const id = this.nextId
     this.nextId += 2
     const stream = new H2Stream(this, id, this.peerStreamWindow)
     this.streams.set(id, stream)
-    const block = encodeHeaders(headers)
-    if (block.length > this.peerMaxFrame) throw new H2Error(`request headers of ${block.length} bytes do not fit one frame`, ErrorCode.INTERNAL_ERROR)
     this.socket.write(Buffer.concat([frameHeader(block.length, FrameType.HEADERS, Flag.END_HEADERS, id), block]))
     return stream
   }
