@@ -28,7 +28,7 @@ function loadCli(options = {}) {
   return { main: mod.exports.main, script }
 }
 
-module.exports = { loadCli, bundle, cacheFile }
+module.exports = { loadCli, cacheFile }
 
 if (require.main === module) {
   if (!existsSync(bundle)) {

@@ -8,7 +8,7 @@
 //   dist/bundle/worker.js       the eStargz worker (ESM), found beside the bundle as in dist/estargz/
 //   dist/bundle/proto/          our .proto files, found beside the bundle as in dist/containerd/
 import { spawnSync } from 'node:child_process'
-import { cpSync, mkdtempSync, renameSync, rmSync } from 'node:fs'
+import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -49,21 +49,21 @@ const training = [
   ['-a', nowhere, 'image', 'rpull', '--ipfs', 'bafkreie7754qk7fl56ebauawdgfuqqa3kdd7sotvuhsm6wbz3qin6ssw3a'],
   ['image', 'ipfs-push', `oci-layout:${join(scratch, 'no-layout')}`],
 ]
+// The trainer writes the cache where bin/ipcr.cjs looks for it: a temp name, renamed when whole.
 const trainer = `
-const { writeFileSync } = require('node:fs')
+const { renameSync, writeFileSync } = require('node:fs')
 const { loadCli, cacheFile } = require(${JSON.stringify(join(root, 'bin', 'ipcr.cjs'))})
 const { main, script } = loadCli({ cache: false })
 ;(async () => {
   for (const argv of ${JSON.stringify(training)}) await main(['node', 'ipcr', ...argv])
-  writeFileSync(process.argv[1], script.createCachedData())
+  writeFileSync(cacheFile + '.tmp', script.createCachedData())
+  renameSync(cacheFile + '.tmp', cacheFile)
 })()`
-const tmpCache = join(scratch, 'cli.cjs.cache')
 const env = { ...process.env, IPFS_PATH: join(scratch, 'ipfs'), IPCR_ROOT: join(scratch, 'root'), CONTAINERD_ADDRESS: nowhere }
 delete env.NODE_EXTRA_CA_CERTS
-const r = spawnSync(process.execPath, ['-e', trainer, tmpCache], { env, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] })
+const r = spawnSync(process.execPath, ['-e', trainer], { env, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] })
 if (r.status !== 0) {
   rmSync(scratch, { recursive: true, force: true })
   throw new Error(`training the code cache failed (${r.status ?? r.signal}):\n${r.stderr}`)
 }
-renameSync(tmpCache, join(out, 'cli.cjs.cache'))
 rmSync(scratch, { recursive: true, force: true })

@@ -148,7 +148,7 @@ export class GrpcCall {
   async *messages(): AsyncGenerator<Buffer> {
     const frames = new FrameDecoder(maxMessageBytes)
     try {
-      for await (const chunk of this.stream) yield* frames.push(chunk as Buffer)
+      for await (const chunk of this.stream) yield* frames.push(chunk)
     } catch (err) {
       throw this.stopped ?? streamFailure(err)
     }
