@@ -13,11 +13,10 @@
 //      `python3 /app/hello.py` prints, after a lazy pull (`ipcr i rpull --snapshotter=stargz --ipfs
 //      CID_ESGZ`, run on stargz) vs after a full pull (overlayfs, CID_PLAIN; run on overlayfs).
 //      ctr-remote's own rpull in both modes, and a full pull of CID_ESGZ, are printed for reference.
-// Most of a full pull is containerd's Diff.Apply, and its time swings with the machine (3.5 to 10 s
-// for the bottom layer on the same VM within an hour). So (a) also prints each pull less the Apply
-// time containerd logged for it (`diff applied`, debug level). ctr-remote applies each layer after
-// its blob has landed; ipcr unpacks the bottom layer in uncompressed parts while it is fetched
-// (pull/stream-apply.ts), so its Apply calls overlap the fetch and skip containerd's inflating.
+// Most of a full pull is containerd's Diff.Apply: the same work whichever tool asks, and its time
+// swings with the machine (3.5 to 10 s for the bottom layer on the same VM within an hour). So (a)
+// also prints each pull less the Apply time containerd logged for it (`diff applied`, debug level):
+// what the tools themselves spend, starting, fetching and writing.
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { readFileSync, statSync } from 'node:fs'
 import { loadavg } from 'node:os'
@@ -121,8 +120,7 @@ try {
       r.apply = applySeconds(from)
       if (r.apply === 0) throw new Error(`containerd logged no "diff applied" for ${who}'s pull: is it at debug level?`)
       full[who].push(r)
-      const streamed = who === 'ipcr' ? `, ${JSON.parse(r.stdout).layers.streamed} layer(s) unpacked while fetched` : ''
-      console.error(`  (a) round ${i + 1} ${who}: ${r.wall.toFixed(2)} s, of which containerd's Apply ${r.apply.toFixed(2)} s${streamed}`)
+      console.error(`  (a) round ${i + 1} ${who}: ${r.wall.toFixed(2)} s, of which containerd's Apply ${r.apply.toFixed(2)} s`)
     }
   }
   // The last pull must have produced a runnable image.

@@ -49,7 +49,7 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
       snapshotter: snapshotter.name, platforms, timeoutMs, onEvent: progress.onEvent,
     })
     progress.stop()
-    log.info(`pulled ${result.name}: ${result.layers.remote} layer(s) mounted lazily, ${result.layers.applied} unpacked (${result.layers.streamed} while fetched), ${result.layers.present} already present`)
+    log.info(`pulled ${result.name}: ${result.layers.remote} layer(s) mounted lazily, ${result.layers.applied} unpacked, ${result.layers.present} already present`)
     if (o.pin && backend instanceof KuboClient) {
       // What was fetched is pinned, so this node keeps serving it to its peers; `image rm` unpins it.
       const cids = [cidText(resolved.cid), ...result.fetched.map((d) => cidText(cidOfDescriptor(d)))]

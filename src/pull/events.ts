@@ -8,6 +8,5 @@ export type PullEvent =
   /** An interrupted ingest of this blob was continued from `offset` instead of starting over. */
   | { type: 'fetch-resumed'; desc: Descriptor; offset: number }
   | { type: 'layer-remote'; desc: Descriptor; chainId: string }
-  /** `streamed`: unpacked while it was fetched (pull/stream-apply.ts). */
-  | { type: 'layer-applied'; desc: Descriptor; chainId: string; streamed: boolean }
+  | { type: 'layer-applied'; desc: Descriptor; chainId: string }
   | { type: 'layer-present'; desc: Descriptor; chainId: string }

@@ -7,10 +7,8 @@ import type { Descriptor } from '../oci/descriptor.js'
 import type { PlatformSelection } from '../oci/platform.js'
 import { IpfsImageSource } from '../oci/stores/ipfs.js'
 import { limit } from '../util/limit.js'
-import { Tap } from '../util/tap.js'
 import { chainIds, diffIdsOf } from './chain.js'
 import type { PullEvent } from './events.js'
-import { isGzipLayer } from './stream-apply.js'
 import { readImageTree } from './tree.js'
 import { unpackLayers, type UnpackResult } from './unpack.js'
 
@@ -51,7 +49,6 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
   const leased = client.createLease()
   leased.catch(() => undefined)
   let pulled = false
-  let bottomTap: Tap<Uint8Array> | undefined
   try {
     const root = await withTimeout(source.root(), o.timeoutMs, `could not find ${cidText(o.rootCid)} within ${o.timeoutMs / 1000} s (is a node that has it reachable? raise --timeout)`)
     const tree = await readImageTree(source, root, {
@@ -61,11 +58,6 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
     const image = tree.images[0]
     if (!image) throw new NotFoundError(`${cidText(o.rootCid)} holds no image manifest`)
     const c = (await leased).client
-    const lazy = o.snapshotter === 'stargz'
-    // A full pull unpacks the bottom layer while it arrives (pull/stream-apply.ts): the bytes fetched
-    // for the content store also go, through this tap, to the unpacker.
-    const bottom = image.layers[0]
-    if (!lazy && bottom !== undefined && isGzipLayer(bottom.mediaType)) bottomTap = new Tap<Uint8Array>(64)
     // Two layers in flight, taken in order, but the bottom layer alone first: containerd can apply
     // nothing before it is in, and beside another layer it took 95 ms longer to arrive (bench/pull).
     const run = limit(o.concurrency ?? 2)
@@ -79,27 +71,19 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
           fetched.push(layer)
           emit({ type: 'fetch-start', desc: layer })
           let seen = 0
-          const tap = i === 0 ? bottomTap : undefined
-          try {
-            // content.write hashes what it streams against the descriptor (and containerd checks again
-            // on commit). A rerun resumes an interrupted ingest at the offset containerd reports.
-            const written = await c.content.write(layer, (offset: number) => {
-              const bytes = counted(source.blob(layer, offset), (n) => { seen = offset + n; emit({ type: 'fetch-progress', desc: layer, bytes: seen }) })
-              if (offset === 0 && tap !== undefined) return tap.through(bytes)
-              tap?.fail(new Error(`the fetch of ${layer.digest} resumed at byte ${offset}`))
-              return bytes
-            })
-            if (written.resumedAt > 0) emit({ type: 'fetch-resumed', desc: layer, offset: written.resumedAt })
-            emit({ type: 'fetch-done', desc: layer })
-          } finally {
-            tap?.fail(new Error(`${layer.digest} was in the content store already`))
-          }
+          // content.write hashes what it streams against the descriptor (and containerd checks again
+          // on commit). A rerun resumes an interrupted ingest at the offset containerd reports.
+          const written = await c.content.write(layer, (offset: number) =>
+            counted(source.blob(layer, offset), (n) => { seen = offset + n; emit({ type: 'fetch-progress', desc: layer, bytes: seen }) }))
+          if (written.resumedAt > 0) emit({ type: 'fetch-resumed', desc: layer, offset: written.resumedAt })
+          emit({ type: 'fetch-done', desc: layer })
         }))
         layerFetches.set(i, p)
         if (i === 0) bottomFirst = p.catch(() => undefined)
       }
       return p
     }
+    const lazy = o.snapshotter === 'stargz'
     // Without lazy pulling every layer is needed: start fetching them all now, unpack as they land.
     // (A lazy pull fetches only layers the snapshotter declines, as unpacking reaches them.)
     if (!lazy) image.layers.forEach((_, i) => { void fetchLayer(i).catch(() => undefined) })
@@ -115,7 +99,7 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
     const chain = chainIds(diffIds)
     const layers = await unpackLayers(c, {
       snapshotter: o.snapshotter, lazy, remoteRef: o.remoteRef,
-      layers: image.layers, diffIds, chainIds: chain, fetchLayer, bottomTap, onEvent: emit,
+      layers: image.layers, diffIds, chainIds: chain, fetchLayer, onEvent: emit,
     })
     await Promise.all(layerFetches.values())
     // The config holds the top snapshot against GC once the lease is gone, as containerd's unpacker does.
@@ -126,7 +110,6 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
     pulled = true
     return { name: o.name, root, manifest: image.manifestDesc, snapshotter: o.snapshotter, layers, fetched }
   } finally {
-    bottomTap?.stop() // whatever happened, the bottom layer's fetch must not wait for a reader
     // After a failure, a synchronous GC leaves no content or snapshot of the pull behind. After
     // success the image record references everything, so a GC would find nothing: don't wait for one.
     await (await leased.catch(() => undefined))?.done({ sync: !pulled })
