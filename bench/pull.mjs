@@ -13,10 +13,11 @@
 //      `python3 /app/hello.py` prints, after a lazy pull (`ipcr i rpull --snapshotter=stargz --ipfs
 //      CID_ESGZ`, run on stargz) vs after a full pull (overlayfs, CID_PLAIN; run on overlayfs).
 //      ctr-remote's own rpull in both modes, and a full pull of CID_ESGZ, are printed for reference.
-// Most of a full pull is containerd's Diff.Apply: the same work whichever tool asks, and its time
-// swings with the machine (3.5 to 10 s for the bottom layer on the same VM within an hour). So (a)
-// also prints each pull less the Apply time containerd logged for it (`diff applied`, debug level):
-// what the tools themselves spend, starting, fetching and writing.
+// Most of a full pull is containerd's Diff.Apply, the same work whichever tool asks. So (a) also
+// prints each pull less the Apply time containerd logged for it (`diff applied`, debug level): what
+// the tools themselves spend, starting, fetching and writing. containerd's root is a journaled ext4
+// of its own (IPCR_RIG_CONTAINERD_FS below); on the VM's journal-less root the Apply took 3.5-10 s
+// instead of ~2 s and drifted from round to round.
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { readFileSync, statSync } from 'node:fs'
 import { loadavg } from 'node:os'
@@ -29,6 +30,10 @@ const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5'
 const rounds = Number(values.rounds)
 const runRounds = Number(values['run-rounds'])
 const img = await ensureRealisticImage()
+// containerd's root on a journaled ext4 of its own, made afresh by each wipe (see rig.sh
+// start_containerd): on the VM's own journal-less ext4, the files a wipe deletes slow the next
+// unpack down 5-20x, by an amount that drifts from round to round. Set before the rig starts.
+process.env.IPCR_RIG_CONTAINERD_FS = 'ext4'
 const down = rigUp()
 const address = process.env.CONTAINERD_ADDRESS
 const rigDir = process.env.IPCR_RIG_DIR
