@@ -24,7 +24,8 @@ KUBO_VERSION=v0.38.2
 # at the version stargz-snapshotter v0.19.1 requires (v2.4.2) and talk to Debian's containerd 1.6.
 STARGZ_VERSION=v0.19.1
 # Debian packages: the daemon side. containerd 1.6.20 in bookworm.
-APT_PACKAGES=(containerd runc fuse3 iproute2 busybox-static curl tmux openssl)
+# e2fsprogs: mkfs.ext4 for IPCR_RIG_CONTAINERD_FS=ext4 (bench/pull); Debian installs it by default.
+APT_PACKAGES=(containerd runc fuse3 iproute2 busybox-static curl tmux openssl e2fsprogs)
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${IPCR_RIG_CACHE:-$HOME/.cache/ipcr-rig}"
