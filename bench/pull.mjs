@@ -30,9 +30,7 @@ const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5'
 const rounds = Number(values.rounds)
 const runRounds = Number(values['run-rounds'])
 const img = await ensureRealisticImage()
-// containerd's root on a journaled ext4 of its own, made afresh by each wipe (see rig.sh
-// start_containerd): on the VM's own journal-less ext4, the files a wipe deletes slow the next
-// unpack down 5-20x, by an amount that drifts from round to round. Set before the rig starts.
+// Before the rig starts: every wipe then makes containerd a fresh journaled ext4 (rig.sh start_containerd).
 process.env.IPCR_RIG_CONTAINERD_FS = 'ext4'
 const down = rigUp()
 const address = process.env.CONTAINERD_ADDRESS
