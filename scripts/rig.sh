@@ -124,9 +124,20 @@ alive() {
   [[ -r "/proc/$pid/cmdline" ]] || return 1
   # Read into a variable, not `tr | grep -q`: under pipefail, grep -q quitting early makes tr die
   # of SIGPIPE and the pipeline fail, which made a live daemon look dead now and then.
-  local cmdline
-  cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
-  [[ "$cmdline" == *"$2"* ]]
+  local cmdline state i
+  for ((i = 0; i < 20; i++)); do
+    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+    if [[ -n "$cmdline" ]]; then
+      [[ "$cmdline" == *"$2"* ]] && return 0
+      return 1
+    fi
+    # An empty cmdline is a zombie (dead, not yet reaped) or a process inside execve, which reads
+    # empty for a moment: under load, a daemon that setsid was just exec'ing looked dead (CI, 2026-12-03).
+    state="$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null)" || return 1
+    [[ "${state%% *}" == Z ]] && return 1
+    sleep 0.05
+  done
+  return 1
 }
 
 # start NAME MATCH cmd...: detach a daemon into its own session, log to DIR/NAME.log.
@@ -135,11 +146,12 @@ start() {
   setsid "$@" >>"$DIR/$name.log" 2>&1 </dev/null &
   local pid=$! i cmdline
   echo "$pid" >"$DIR/$name.pid"
-  # Until the forked shell has exec'd the daemon, /proc/PID/cmdline is still this script's, and
-  # alive() would take a daemon that is merely starting (slow under load) for one that died.
+  # Until the forked shell has exec'd setsid and setsid the daemon, /proc/PID/cmdline is this
+  # script's, then setsid's (which names the daemon too), and alive() would take a daemon that is
+  # merely starting (slow under load) for one that died. Wait for the daemon's own argv[0].
   for ((i = 0; i < 200; i++)); do
     cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || break
-    [[ "$cmdline" == *"$1"* ]] && break
+    [[ "$cmdline" == "$1 "* ]] && break
     sleep 0.025
   done
 }
