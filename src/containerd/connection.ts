@@ -134,8 +134,10 @@ export class GrpcCall {
     opts.signal?.addEventListener('abort', this.onAbort, { once: true })
   }
 
-  write(message: Buffer): void {
-    this.stream.write(framePrefix(message.byteLength), message)
+  /** One message, whole or in pieces (written one after another, not joined). */
+  write(message: Uint8Array | readonly Uint8Array[]): void {
+    if (message instanceof Uint8Array) this.stream.write(framePrefix(message.byteLength), message)
+    else this.stream.write(framePrefix(message.reduce((n, p) => n + p.byteLength, 0)), ...message)
   }
 
   /** Send the last message (or none) and half-close. */
@@ -202,7 +204,7 @@ export class OrderedStream<Req, Res> {
 
   /** Send a request without waiting; take its answer later with answer(). */
   write(req: Req): void {
-    this.call.write(this.rpc.serialize(req))
+    this.call.write(this.rpc.serializeParts(req))
   }
 
   /** The next answer, to the oldest request not yet answered. */

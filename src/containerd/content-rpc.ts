@@ -1,4 +1,5 @@
 import type { Digest } from '../oci/digest.js'
+import type { ByteParts } from './protobuf.js'
 import { rpc } from './protos.js'
 import { toDate, toNumber, type Empty, type Int64, type WireTimestamp } from './wire.js'
 
@@ -47,7 +48,8 @@ export interface WriteRequest {
   total?: Int64
   expected?: string
   offset?: Int64
-  data?: Uint8Array
+  /** Whole, or in pieces that are sent without being joined. */
+  data?: Uint8Array | ByteParts
   labels?: Record<string, string>
 }
 

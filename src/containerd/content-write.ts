@@ -11,6 +11,7 @@ import { toNumber } from './wire.js'
 /**
  * A blob's bytes: already in memory, a stream from its start, or a function that can start at an
  * offset (so a write containerd already holds part of resumes without re-reading that part).
+ * Chunks a stream yields are sent as they are, not copied: a source must not reuse them.
  */
 export type BlobBytes = Uint8Array | AsyncIterable<Uint8Array> | ((offset: number) => AsyncIterable<Uint8Array>)
 
@@ -76,9 +77,9 @@ async function writeOnce(conn: Connection, scope: CallScope, ref: string, desc: 
     }
     const ahead = Math.max(1, opts.writesInFlight ?? 4)
     try {
-      for await (const chunk of rechunk(source(desc, bytes, resumedAt), chunkBytes)) {
-        stream.write({ action: 'WRITE', offset: String(offset), data: chunk })
-        offset += chunk.byteLength
+      for await (const { parts, length } of rechunk(source(desc, bytes, resumedAt), chunkBytes)) {
+        stream.write({ action: 'WRITE', offset: String(offset), data: parts })
+        offset += length
         pending.push(offset)
         if (pending.length >= ahead) await confirm()
       }
@@ -175,22 +176,25 @@ async function* skip(source: AsyncIterable<Uint8Array>, bytes: number): AsyncGen
   }
 }
 
-/** Chunks of exactly `size` bytes (the last may be shorter), so messages are neither tiny nor too big. */
-export async function* rechunk(source: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Uint8Array> {
+/**
+ * Groups of exactly `size` bytes (the last may be shorter), so messages are neither tiny nor too
+ * big. A group is the pieces as they came, not joined: the encoder writes them out one by one.
+ */
+export async function* rechunk(source: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<{ parts: Uint8Array[]; length: number }> {
   let parts: Uint8Array[] = []
   let held = 0
   for await (let chunk of source) {
     while (held + chunk.byteLength >= size) {
       const take = size - held
       parts.push(chunk.subarray(0, take))
-      yield parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+      yield { parts, length: size }
       parts = []
       held = 0
       chunk = chunk.subarray(take)
     }
     if (chunk.byteLength > 0) { parts.push(chunk); held += chunk.byteLength }
   }
-  if (held > 0) yield parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+  if (held > 0) yield { parts, length: held }
 }
 
 function isRefLocked(err: unknown): boolean {

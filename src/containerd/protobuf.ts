@@ -204,8 +204,16 @@ export function addToSchema(schema: Schema, file: ParsedFile): void {
 
 // ---- encoding -------------------------------------------------------------------------------
 
-/** Byte fields at least this long are kept by reference and joined once, in finish(), not copied twice. */
+/** Byte fields at least this long are kept by reference: joined once in finish(), or never, by parts(). */
 const referencedBytes = 4096
+
+/**
+ * A `bytes` field's value may be given as several pieces, sent as one field without joining them
+ * (a 1 MiB Content.Write chunk made of the 64 KiB pieces a blob arrived in).
+ */
+export type ByteParts = readonly Uint8Array[]
+
+const byteLength = (b: Uint8Array | ByteParts): number => (b instanceof Uint8Array ? b.byteLength : b.reduce((n, p) => n + p.byteLength, 0))
 
 class Writer {
   private chunks: Uint8Array[] = []
@@ -233,16 +241,20 @@ class Writer {
     while (v > 0x7f) { this.buf[this.pos++] = (v & 0x7f) | 0x80; v >>>= 7 }
     this.buf[this.pos++] = v
   }
-  bytes(b: Uint8Array): void {
-    this.uvarint(b.byteLength)
-    if (b.byteLength >= referencedBytes) {
+  bytes(b: Uint8Array | ByteParts): void {
+    const length = byteLength(b)
+    this.uvarint(length)
+    const parts = b instanceof Uint8Array ? [b] : b
+    if (length >= referencedBytes) {
       this.flush()
-      this.chunks.push(b)
+      this.chunks.push(...parts)
       return
     }
-    this.ensure(b.byteLength)
-    this.buf.set(b, this.pos)
-    this.pos += b.byteLength
+    this.ensure(length)
+    for (const part of parts) {
+      this.buf.set(part, this.pos)
+      this.pos += part.byteLength
+    }
   }
   fixed(v: bigint | number, size: 4 | 8, kind: 'int' | 'float'): void {
     this.ensure(size)
@@ -251,9 +263,13 @@ class Writer {
     this.pos += size
   }
   finish(): Buffer {
+    const [only, ...more] = this.parts()
+    return only !== undefined && more.length === 0 ? Buffer.from(only.buffer, only.byteOffset, only.byteLength) : Buffer.concat(this.chunks)
+  }
+  /** The encoding as the pieces it was written in, large byte fields by reference. */
+  parts(): Uint8Array[] {
     this.flush()
-    const [only] = this.chunks
-    return this.chunks.length === 1 && only !== undefined ? Buffer.from(only.buffer, only.byteOffset, only.byteLength) : Buffer.concat(this.chunks)
+    return this.chunks
   }
 }
 
@@ -269,7 +285,7 @@ function wireType(type: string, schema: Schema): number {
 function isDefault(type: string, v: unknown, schema: Schema): boolean {
   if (type === 'string') return v === ''
   if (type === 'bool') return v === false
-  if (type === 'bytes') return (v as Uint8Array).byteLength === 0
+  if (type === 'bytes') return typeof v === 'string' ? v === '' : byteLength(v as Uint8Array | ByteParts) === 0
   if (scalarTypes.has(type)) return v === 0 || v === '0' || v === 0n
   const def = schema.types.get(type)
   if (def?.kind === 'enum') return (typeof v === 'string' ? def.values.get(v) : v) === 0
@@ -280,7 +296,7 @@ function isDefault(type: string, v: unknown, schema: Schema): boolean {
 function writeValue(w: Writer, type: string, v: unknown, schema: Schema, path: () => string): void {
   switch (type) {
     case 'string': w.bytes(Buffer.from(String(v), 'utf8')); return
-    case 'bytes': w.bytes(typeof v === 'string' ? Buffer.from(v, 'base64') : (v as Uint8Array)); return
+    case 'bytes': w.bytes(typeof v === 'string' ? Buffer.from(v, 'base64') : (v as Uint8Array | ByteParts)); return
     case 'bool': w.uvarint(v ? 1 : 0); return
     case 'int32': case 'int64': case 'uint32': case 'uint64': w.varint(BigInt(v as string | number)); return
     case 'sint32': case 'sint64': { const n = BigInt(v as string | number); w.varint(n >= 0n ? n << 1n : (-n << 1n) - 1n); return }
@@ -301,9 +317,17 @@ function writeValue(w: Writer, type: string, v: unknown, schema: Schema, path: (
 
 /** Encode `value` as message `type` (a full name). */
 export function encodeMessage(schema: Schema, type: string, value: Record<string, unknown>, path = (): string => type): Buffer {
+  return encodeInto(new Writer(), schema, type, value, path).finish()
+}
+
+/** The same encoding, as pieces to be written one after another: large byte fields are not copied. */
+export function encodeMessageParts(schema: Schema, type: string, value: Record<string, unknown>): Uint8Array[] {
+  return encodeInto(new Writer(), schema, type, value, () => type).parts()
+}
+
+function encodeInto(w: Writer, schema: Schema, type: string, value: Record<string, unknown>, path: () => string): Writer {
   const def = schema.types.get(type)
   if (def?.kind !== 'message') throw new Error(`no message type ${type}`)
-  const w = new Writer()
   for (const f of def.fields) {
     const v = value[f.name]
     if (v === undefined || v === null) continue
@@ -340,7 +364,7 @@ export function encodeMessage(schema: Schema, type: string, value: Record<string
     w.uvarint((f.number << 3) | wt)
     writeValue(w, f.type, v, schema, where)
   }
-  return w.finish()
+  return w
 }
 
 // ---- decoding -------------------------------------------------------------------------------

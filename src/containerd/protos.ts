@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { addToSchema, decodeMessage, encodeMessage, parseProtoFile, wellKnownProtos, type Schema } from './protobuf.js'
+import { addToSchema, decodeMessage, encodeMessage, encodeMessageParts, parseProtoFile, wellKnownProtos, type Schema } from './protobuf.js'
 
 /** Beside this module in src/ and in dist/ alike (scripts/copy-protos.mjs copies them). */
 export const protoDir = fileURLToPath(new URL('./proto/', import.meta.url))
@@ -44,6 +44,8 @@ function methodsOf(service: string): ReturnType<Schema['services']['get']> {
 export interface Rpc<Req, Res> {
   readonly path: string
   readonly serialize: (req: Req) => Buffer
+  /** The request as pieces, its large byte fields not copied (streamed writes). */
+  readonly serializeParts: (req: Req) => Uint8Array[]
   readonly deserialize: (bytes: Buffer) => Res
 }
 
@@ -58,6 +60,7 @@ export function rpc<Req, Res>(service: string, method: string): Rpc<Req, Res> {
   return {
     path: def.path,
     serialize: (req) => encodeMessage(schema, requestType, req as Record<string, unknown>),
+    serializeParts: (req) => encodeMessageParts(schema, requestType, req as Record<string, unknown>),
     deserialize: (bytes) => decodeMessage(schema, responseType, bytes) as Res,
   }
 }

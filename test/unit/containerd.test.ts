@@ -165,8 +165,13 @@ describe('content helpers', () => {
       yield Buffer.alloc(3, 1); yield Buffer.alloc(10, 2); yield Buffer.alloc(0); yield Buffer.alloc(2, 3)
     }
     const out: Uint8Array[] = []
-    for await (const c of rechunk(parts(), 4)) out.push(c)
-    expect(out.map((c) => c.byteLength)).toEqual([4, 4, 4, 3])
+    const lengths: number[] = []
+    for await (const c of rechunk(parts(), 4)) {
+      lengths.push(c.length)
+      out.push(Buffer.concat(c.parts))
+    }
+    expect(lengths).toEqual([4, 4, 4, 3])
+    expect(out.map((c) => c.byteLength)).toEqual(lengths)
     expect(Buffer.concat(out)).toEqual(Buffer.concat([Buffer.alloc(3, 1), Buffer.alloc(10, 2), Buffer.alloc(2, 3)]))
   })
 
@@ -202,6 +207,19 @@ describe('protos', () => {
     const bytes = write.serialize({ action: 'COMMIT', ref: 'r', total: '5', offset: '5', expected: 'sha256:x' })
     // action=2 (field 1 varint), ref (2, bytes), total=5 (3), expected (4), offset=5 (5)
     expect(Buffer.from(bytes).toString('hex')).toBe('0802120172180522087368613235363a78' + '2805')
+  })
+
+  it('encode a WRITE whose data comes in pieces as the joined bytes would be, without copying the pieces', () => {
+    const write = rpc<object, object>('containerd.services.content.v1.Content', 'Write')
+    const pieces = [Buffer.alloc(5000, 1), Buffer.alloc(3, 2), Buffer.alloc(70_000, 3)]
+    const whole = write.serialize({ action: 'WRITE', offset: '7', data: Buffer.concat(pieces) })
+    const parts = write.serializeParts({ action: 'WRITE', offset: '7', data: pieces })
+    expect(Buffer.concat(parts)).toEqual(whole)
+    for (const p of pieces) expect(parts).toContain(p) // by reference: the same objects, not copies
+    // Small pieces are copied into the message like any short field.
+    const small = write.serializeParts({ action: 'WRITE', data: [Buffer.from('ab'), Buffer.from('c')] })
+    expect(Buffer.concat(small)).toEqual(write.serialize({ action: 'WRITE', data: Buffer.from('abc') }))
+    expect(Buffer.concat(write.serializeParts({ action: 'WRITE', data: [] }))).toEqual(write.serialize({ action: 'WRITE' }))
   })
 
   it('decode int64 as strings and enums as names', () => {

@@ -89,7 +89,7 @@ export class H2Session {
     this.socket.cork()
     try {
       while (stream.outbox.length > 0) {
-        const next = stream.outbox[0] as Buffer
+        const next = stream.outbox[0] as Uint8Array
         if (next.length === 0) { stream.outbox.shift(); continue }
         const n = Math.min(next.length, stream.sendWindow, this.sendWindow, this.peerMaxFrame)
         if (n <= 0) break
@@ -299,7 +299,7 @@ export class H2Stream {
   headers: Record<string, string> | undefined
   trailers: Record<string, string> | undefined
   /** Data waiting for flow-control window, and whether END_STREAM follows it. */
-  outbox: Buffer[] = []
+  outbox: Uint8Array[] = []
   endQueued = false
   endSent = false
   remoteEnded = false
@@ -314,7 +314,7 @@ export class H2Stream {
   get closed(): boolean { return this.failure !== undefined || (this.endSent && this.remoteEnded) }
 
   /** Queue data (sent in this order, as the peer's window allows); the buffers are not copied. */
-  write(...data: Buffer[]): void {
+  write(...data: Uint8Array[]): void {
     if (this.endQueued || this.failure) return
     this.outbox.push(...data)
     this.session.pump(this)
