@@ -26,7 +26,7 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
   try {
     let source: ImageSource
     if (from.kind === 'ipfs') {
-      const { backend, note } = await openIpfs({ api: globals.ipfsApi })
+      const { backend, note } = await openIpfs({ api: globals.ipfsApi, notify: log.info })
       closers.push(() => backend.close())
       log.info(note)
       const resolved = await resolvePullRef(parsePullRef(from.ref), backend, { timeoutMs: 60_000 })

@@ -27,7 +27,7 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
 
   // Reach IPFS and containerd at once; if either fails, close the other.
   const [source, connected] = await Promise.allSettled([
-    openPullSource({ api: globals.ipfsApi, gateways: o.gateway, car: o.car }),
+    openPullSource({ api: globals.ipfsApi, gateways: o.gateway, car: o.car, notify: log.info }),
     ContainerdClient.connect({ address: globals.address, namespace: globals.namespace }),
   ])
   if (source.status === 'rejected' || connected.status === 'rejected') {

@@ -7,7 +7,9 @@ import { tee } from '../util/tee.js'
 import type { IpfsBackend } from './backend.js'
 import type { IpnsService } from './ipns.js'
 import { cidOf, cidText, parseCid } from './cid.js'
+import { collect, guardBody } from './http-body.js'
 import { keepAliveAgent } from './http-agent.js'
+import type { KuboGateway } from './kubo-gateway.js'
 import { kuboAddParams } from './profile.js'
 
 /** kubo answered, but with an error of its own (bad argument, block not found, ...). */
@@ -26,7 +28,8 @@ export class KuboClient implements IpfsBackend {
   readonly description: string
   private readonly agent: http.Agent
 
-  constructor(readonly baseUrl: string) {
+  /** `gateway`: the same node's HTTP gateway, which reads go through first (kubo-gateway.ts). */
+  constructor(readonly baseUrl: string, readonly gateway?: KuboGateway) {
     this.description = `kubo at ${baseUrl}`
     this.agent = keepAliveAgent(baseUrl)
   }
@@ -68,6 +71,11 @@ export class KuboClient implements IpfsBackend {
   }
 
   async *cat(cid: CID, options: { offset?: number; length?: number; signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
+    const fast = await this.gateway?.open(cid, options)
+    if (fast) {
+      yield* fast
+      return
+    }
     const args: Record<string, string> = { arg: `/ipfs/${cidText(cid)}` }
     if (options.offset !== undefined) args.offset = String(options.offset)
     if (options.length !== undefined) args.length = String(options.length)
@@ -137,6 +145,7 @@ export class KuboClient implements IpfsBackend {
 
   async close(): Promise<void> {
     this.agent.destroy()
+    this.gateway?.close()
   }
 }
 
@@ -156,15 +165,6 @@ export async function replyJson<T>(reply: KuboReply): Promise<T> {
   return JSON.parse((await collect(reply.body)).toString('utf8')) as T
 }
 
-async function* guardBody(res: http.IncomingMessage, unreachable: (e: Error) => Error): AsyncGenerator<Uint8Array> {
-  try {
-    for await (const chunk of res) yield chunk as Buffer
-  } catch (err) {
-    throw err instanceof IpcrError ? err : unreachable(err as Error)
-  }
-  if (!res.complete) throw unreachable(new Error('reply ended early'))
-}
-
 /** kubo reports errors that happen after the reply started in an X-Stream-Error trailer. */
 function streamError(reply: KuboReply, what: string): void {
   const err = reply.trailers()['x-stream-error']
@@ -172,12 +172,6 @@ function streamError(reply: KuboReply, what: string): void {
     if (/not found|no link named|could not find/i.test(err)) throw new KuboError(`kubo ${what}: ${err}`)
     throw new IntegrityError(`kubo ${what}: ${err}`)
   }
-}
-
-async function collect(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Uint8Array[] = []
-  for await (const c of body) parts.push(c)
-  return Buffer.concat(parts)
 }
 
 async function* ndjson(body: AsyncIterable<Uint8Array>): AsyncGenerator<unknown> {

@@ -8,6 +8,8 @@ export interface PullSourceSelection {
   gateways?: string[] | undefined
   car?: string | undefined
   env?: NodeJS.ProcessEnv
+  /** Told when reads fall back from kubo's gateway to its RPC API. */
+  notify?: (message: string) => void
 }
 
 export interface PullSource {
@@ -43,6 +45,6 @@ export async function openPullSource(sel: PullSourceSelection): Promise<PullSour
     const gw = new GatewayIpfs(gateways)
     return { backend: gw, lazy: false, note: `using the ${gw.description} (no kubo needed); every block is checked against its CID` }
   }
-  const { backend, note } = await openIpfs({ api: sel.api, ...(sel.env ? { env: sel.env } : {}) })
+  const { backend, note } = await openIpfs({ api: sel.api, ...(sel.env ? { env: sel.env } : {}), ...(sel.notify ? { notify: sel.notify } : {}) })
   return { backend, note, lazy: true }
 }
