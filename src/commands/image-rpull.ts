@@ -9,10 +9,11 @@ import { parsePullRef } from '../ipfs/ref.js'
 import { resolvePullRef } from '../ipfs/resolve.js'
 import { ipcrRoot } from '../ipfs/embedded.js'
 import { KuboClient } from '../ipfs/kubo.js'
-import { PinLedger, pinPulledImage } from '../ipfs/pins.js'
+import { PinLedger, PinQuery, pinPulledImage } from '../ipfs/pins.js'
 import { openPullSource } from '../ipfs/pull-source.js'
 import { cidOfDescriptor } from '../oci/stores/ipfs.js'
 import { hostPlatform, parsePlatform } from '../oci/platform.js'
+import type { PullEvent } from '../pull/events.js'
 import { rpull } from '../pull/rpull.js'
 import { parseDuration } from '../util/duration.js'
 
@@ -39,14 +40,21 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
   const client = connected.value
   log.info(note)
   const progress = await pullProgress()
+  // kubo is asked which CIDs are pinned as the pull meets them, so that pinning adds little at the end.
+  const pinQuery = o.pin && backend instanceof KuboClient ? new PinQuery(backend) : undefined
+  const onEvent = (e: PullEvent): void => {
+    if (e.type === 'fetch-start') void pinQuery?.isPinned(cidText(cidOfDescriptor(e.desc)))
+    progress.onEvent(e)
+  }
   try {
     const resolved = await resolvePullRef(ref ?? parsePullRef(firstRoot ?? ''), backend, { timeoutMs })
+    void pinQuery?.isPinned(cidText(resolved.cid))
     const snapshotter = lazy || o.snapshotter ? await chooseSnapshotter(client, o.snapshotter)
       : { name: 'overlayfs', why: `the stargz snapshotter reads lazy layers through its own kubo, not the ${backend.description}` }
     log.info(`using the ${snapshotter.name} snapshotter (${snapshotter.why})`)
     const result = await rpull(client, backend, {
       rootCid: resolved.cid, name: resolved.name, remoteRef: resolved.remoteRef,
-      snapshotter: snapshotter.name, platforms, timeoutMs, onEvent: progress.onEvent,
+      snapshotter: snapshotter.name, platforms, timeoutMs, onEvent,
     })
     progress.stop()
     log.info(`pulled ${result.name}: ${result.layers.remote} layer(s) mounted lazily, ${result.layers.applied} unpacked, ${result.layers.present} already present`)
@@ -54,7 +62,7 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
       // What was fetched is pinned, so this node keeps serving it to its peers; `image rm` unpins it.
       const cids = [cidText(resolved.cid), ...result.fetched.map((d) => cidText(cidOfDescriptor(d)))]
       const image = { containerd: globals.address, namespace: globals.namespace, image: result.name }
-      const pins = await withContext(`pulled ${result.name} but could not pin it on kubo`, () => pinPulledImage(backend, new PinLedger(ipcrRoot()), image, cids))
+      const pins = await withContext(`pulled ${result.name} but could not pin it on kubo`, () => pinPulledImage(backend, new PinLedger(ipcrRoot()), image, cids, pinQuery))
       log.info(`pinned ${new Set(cids).size} blob(s) on kubo node ${pins.node} (${pins.pinned.length} new pin(s)), so it serves this image to its peers`)
     }
     return {

@@ -72,11 +72,36 @@ export function planRelease(records: PinRecord[], removed: Array<Omit<ImageKey, 
   return { unpin, remaining }
 }
 
+/**
+ * What pinning a pull needs to know from kubo (its peer ID, and whether each CID is pinned already),
+ * asked as the CIDs become known while the pull still runs: at its end these calls were the last
+ * 15 ms of every pull. A pin removed meanwhile by someone else is the one race this opens.
+ */
+export class PinQuery {
+  readonly node: Promise<string>
+  private readonly asked = new Map<string, Promise<boolean>>()
+
+  constructor(private readonly kubo: KuboClient) {
+    this.node = peerId(kubo)
+    this.node.catch(() => undefined) // awaited, and reported, when the pins are made
+  }
+
+  isPinned(cid: string): Promise<boolean> {
+    let answer = this.asked.get(cid)
+    if (answer === undefined) {
+      answer = isPinned(this.kubo, cid)
+      answer.catch(() => undefined)
+      this.asked.set(cid, answer)
+    }
+    return answer
+  }
+}
+
 /** Pin each CID recursively unless kubo already has a recursive pin on it; returns those pinned now. */
-export async function pinAll(kubo: KuboClient, cids: string[]): Promise<string[]> {
+export async function pinAll(kubo: KuboClient, cids: string[], query = new PinQuery(kubo)): Promise<string[]> {
   // Two rounds, not two calls a CID: ask about every CID at once, then pin the missing ones in one call.
   const unique = [...new Set(cids)]
-  const pinned = await Promise.all(unique.map((cid) => isPinned(kubo, cid)))
+  const pinned = await Promise.all(unique.map((cid) => query.isPinned(cid)))
   const pinnedNow = unique.filter((_, i) => !pinned[i])
   if (pinnedNow.length > 0) await kubo.call('pin/add', { arg: pinnedNow, recursive: 'true', progress: 'false' }).then(replyJson)
   return pinnedNow
@@ -111,12 +136,17 @@ export async function peerId(kubo: KuboClient): Promise<string> {
  * After an rpull through kubo: pin the image's CIDs on that node (so it serves them to its peers)
  * and remember which pins this pull made.
  */
-export async function pinPulledImage(kubo: KuboClient, ledger: PinLedger, image: Omit<ImageKey, 'node'>, cids: string[]): Promise<{ node: string; pinned: string[] }> {
-  const [node, pinned] = await Promise.all([peerId(kubo), pinAll(kubo, cids)])
-  const records = await ledger.list()
-  await ledger.save(withPull(records, { ...image, node, cids: [...new Set(cids)], pinnedAt: new Date().toISOString() }, pinned))
+export async function pinPulledImage(kubo: KuboClient, ledger: PinLedger, image: Omit<ImageKey, 'node'>, cids: string[], query = new PinQuery(kubo)): Promise<{ node: string; pinned: string[] }> {
+  const [node, pinned, records] = await Promise.all([query.node, pinAll(kubo, cids, query), ledger.list()])
+  const pull = { ...image, node, cids: [...new Set(cids)] }
+  // A re-pull that pinned nothing new and uses the same CIDs changes nothing: the ledger is not rewritten (and fsync'd).
+  const previous = records.find((r) => r.node === node && sameImage(r, pull))
+  if (pinned.length === 0 && previous !== undefined && sameSet(previous.cids, pull.cids)) return { node, pinned }
+  await ledger.save(withPull(records, { ...pull, pinnedAt: new Date().toISOString() }, pinned))
   return { node, pinned }
 }
+
+const sameSet = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x) => b.includes(x))
 
 /**
  * After `image rm`: unpin what only the removed images used. `kubo` is opened only when there is
