@@ -9,6 +9,8 @@
 #   scripts/rig.sh down [DIR]     stop everything the rig started, unmount, remove DIR
 #                                 (IPCR_RIG_KEEP=1 or `down --keep` keeps DIR for post-mortems)
 #   scripts/rig.sh kubo-init REPO a kubo repo set up like the rig's (offline, nothing phones out)
+# IPCR_RIG_CONTAINERD=2 at `up` gives the rig containerd 2.x (built here) instead of Debian's 1.6;
+# the choice is kept in DIR, so wipe and env follow it.
 # Without DIR, env/status/wipe/down act on $IPCR_RIG_DIR if set (the rig your shell was pointed
 # at), else on the most recent `up` (recorded in ${XDG_RUNTIME_DIR:-/tmp}/ipcr-rig.current).
 #
@@ -23,6 +25,10 @@ KUBO_VERSION=v0.38.2
 # mains over the tagged libraries (see the comments there). containerd client libraries come in
 # at the version stargz-snapshotter v0.19.1 requires (v2.4.2) and talk to Debian's containerd 1.6.
 STARGZ_VERSION=v0.19.1
+# containerd 2.x, the second target (IPCR_RIG_CONTAINERD=2): the daemon and its runc shim, at the
+# version the stargz client libraries above use. Snapshotters there can rebase, so layers unpack
+# side by side (src/pull/unpack-parallel.ts).
+CONTAINERD2_VERSION=v2.4.2
 # Debian packages: the daemon side. containerd 1.6.20 in bookworm.
 # e2fsprogs: mkfs.ext4 for IPCR_RIG_CONTAINERD_FS=ext4 (bench/pull); Debian installs it by default.
 APT_PACKAGES=(containerd runc fuse3 iproute2 busybox-static curl tmux openssl e2fsprogs)
@@ -31,6 +37,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${IPCR_RIG_CACHE:-$HOME/.cache/ipcr-rig}"
 KUBO_BIN="$CACHE/kubo-$KUBO_VERSION/bin"
 STARGZ_BIN="$CACHE/stargz-$STARGZ_VERSION/bin"
+CONTAINERD2_BIN="$CACHE/containerd-$CONTAINERD2_VERSION/bin"
 CURRENT="${IPCR_RIG_CURRENT:-${XDG_RUNTIME_DIR:-/tmp}/ipcr-rig.current}"
 
 log() { printf 'rig: %s\n' "$*" >&2; }
@@ -99,6 +106,9 @@ cmd_install() {
   # one that code reads. Without it kubo does not compile on go1.26.
   go_build "kubo $KUBO_VERSION" "$HERE/rig/kubo" "$KUBO_BIN" -tags untested_go_version github.com/ipfs/kubo/cmd/ipfs
   go_build "stargz $STARGZ_VERSION" "$HERE/rig/stargz" "$STARGZ_BIN" ./containerd-stargz-grpc ./ctr-remote
+  # Without cgo there is no btrfs, devmapper or zfs snapshotter; the rig uses overlayfs and stargz.
+  go_build "containerd $CONTAINERD2_VERSION" "$HERE/rig/containerd" "$CONTAINERD2_BIN" -tags no_btrfs,no_devmapper,no_zfs \
+    github.com/containerd/containerd/v2/cmd/containerd github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2
   flock -u 9
   log "install done in $(since "$t0")"
 }
@@ -307,6 +317,30 @@ start_containerd() {
     mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$DIR/containerd-root.img" || die "mkfs.ext4 failed for containerd's root"
     mount -o loop "$DIR/containerd-root.img" "$DIR/containerd/root" || die "could not mount containerd's root ($DIR/containerd-root.img)"
   fi
+  local bin=containerd path="$PATH"
+  if [[ "$(containerd_major)" == 2 ]]; then
+    bin="$CONTAINERD2_BIN/containerd"
+    path="$CONTAINERD2_BIN:$PATH" # its own runc shim first
+    cat >"$DIR/containerd/config.toml" <<EOF
+# Private containerd 2.x for the ipcr test rig (config format version 3).
+version = 3
+root = "$DIR/containerd/root"
+state = "$DIR/containerd/state"
+# No Kubernetes here; CRI would also want CNI and sandbox images.
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime", "io.containerd.podsandbox.controller.v1.podsandbox"]
+
+[grpc]
+  address = "$DIR/containerd/containerd.sock"
+
+[ttrpc]
+  address = "$DIR/containerd/containerd.sock.ttrpc"
+
+[proxy_plugins]
+  [proxy_plugins.stargz]
+    type = "snapshot"
+    address = "$DIR/stargz/stargz.sock"
+EOF
+  else
   cat >"$DIR/containerd/config.toml" <<EOF
 # Private containerd for the ipcr test rig (config format version 2 = containerd 1.x).
 version = 2
@@ -329,9 +363,15 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
     type = "snapshot"
     address = "$DIR/stargz/stargz.sock"
 EOF
+  fi
   rm -f "$DIR/containerd/containerd.sock" "$DIR/containerd/containerd.sock.ttrpc"
-  start containerd containerd --config "$DIR/containerd/config.toml" --log-level "${IPCR_RIG_CONTAINERD_LOG_LEVEL:-info}"
+  PATH="$path" start containerd "$bin" --config "$DIR/containerd/config.toml" --log-level "${IPCR_RIG_CONTAINERD_LOG_LEVEL:-info}"
   wait_for "containerd" 60 containerd "$CTRD_MATCH" ctr --address "$DIR/containerd/containerd.sock" version
+}
+
+# 1 (Debian's) or 2 (built here): what `up` chose, recorded in DIR for every later command.
+containerd_major() {
+  cat "$DIR/containerd.major" 2>/dev/null || echo 1
 }
 
 write_env() {
@@ -350,6 +390,7 @@ write_env() {
     echo "export IPCR_RIG_STARGZ_LOG=$(q "$DIR/stargz.log")"
     echo "export IPCR_RIG_CONTAINERD_LOG=$(q "$DIR/containerd.log")"
     echo "export IPCR_RIG_IPFS_LOG=$(q "$DIR/ipfs.log")"
+    echo "export IPCR_RIG_CONTAINERD=$(q "$(containerd_major)")"
     echo 'export PATH="$IPCR_RIG_BIN:$PATH"'
   } >"$DIR/env"
 }
@@ -381,6 +422,12 @@ cmd_up() {
     # A daemon that fails to come up must not leave the others running: stop what started and
     # keep DIR so its logs can be read.
     trap 'log "up failed; stopping what started, logs kept in $DIR"; stop_all' EXIT
+    case "${IPCR_RIG_CONTAINERD:-1}" in
+      1) rm -f "$DIR/containerd.major" ;;
+      2) [[ -x "$CONTAINERD2_BIN/containerd" ]] || die "run 'scripts/rig.sh install' first (containerd $CONTAINERD2_VERSION)"
+         echo 2 >"$DIR/containerd.major" ;;
+      *) die "IPCR_RIG_CONTAINERD must be 1 (Debian's containerd) or 2 (containerd $CONTAINERD2_VERSION)" ;;
+    esac
     start_ipfs
     start_stargz
     start_containerd

@@ -10,6 +10,7 @@ import { readAll, sha256Digest, type Digest } from '../../src/oci/digest.js'
 import type { Descriptor } from '../../src/oci/descriptor.js'
 import { MediaType } from '../../src/oci/media-types.js'
 import { ContainerdImageStore } from '../../src/oci/stores/containerd.js'
+import { rigEnv } from '../support/rig.js'
 
 // Runs against the real containerd the rig starts (test/support/rig.ts exports CONTAINERD_ADDRESS).
 const namespace = `ipcr-e2e-${process.pid}`
@@ -54,10 +55,16 @@ test('version answers', async () => {
 })
 
 test('introspection reports the rig\'s stargz snapshotter present and working', async () => {
-  expect(await client.introspection.snapshotter('stargz')).toEqual({ present: true, ok: true })
-  expect(await client.introspection.snapshotter('no-such-snapshotter')).toEqual({ present: false, ok: false })
+  expect(await client.introspection.snapshotter('stargz')).toEqual({ present: true, ok: true, capabilities: [] })
+  expect(await client.introspection.snapshotter('no-such-snapshotter')).toEqual({ present: false, ok: false, capabilities: [] })
   const plugins = await client.introspection.plugins(['type==io.containerd.snapshotter.v1'])
   expect(plugins.map((p) => p.id)).toContain('overlayfs')
+})
+
+test('overlayfs can rebase snapshots on containerd 2 (layers unpack side by side), not on Debian\'s 1.6', async () => {
+  const overlay = await client.introspection.snapshotter('overlayfs')
+  expect(overlay.ok).toBe(true)
+  expect(overlay.capabilities.includes('rebase')).toBe(rigEnv().IPCR_RIG_CONTAINERD === '2')
 })
 
 describe('content', () => {

@@ -36,6 +36,8 @@ export interface RigEnv {
   IPCR_RIG_STARGZ_LOG: string
   IPCR_RIG_CONTAINERD_LOG: string
   IPCR_RIG_IPFS_LOG: string
+  /** "1": Debian's containerd 1.6; "2": containerd 2.x built by the rig (IPCR_RIG_CONTAINERD=2 at up). */
+  IPCR_RIG_CONTAINERD: '1' | '2'
   [name: string]: string
 }
 
