@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 // bench/pull: pulling the realistic image (bench/realistic-image.mjs: Debian bookworm minbase +
 // python3, 3 gzip layers) out of kubo into containerd, ipcr vs ctr-remote, in one run.
-//   node bench/pull.mjs [--rounds N] [--run-rounds N]   (npm run build first; needs root for the rig)
+//   node bench/pull.mjs [--rounds N] [--run-rounds N] [--containerd 1|2]   (npm run build first; needs root)
+//
+// --containerd 2 runs both tools against containerd 2.x (built by scripts/rig.sh) instead of
+// Debian's 1.6: its overlayfs can rebase snapshots, so ipcr applies the layers side by side
+// (src/pull/unpack-parallel.ts); ctr-remote's client unpacks them one after another either way.
 //
 // The image is pushed once by ipcr with --estargz=false (CID_PLAIN) and once with eStargz
 // (CID_ESGZ). Every pull starts from a fresh containerd and snapshotter (`scripts/rig.sh wipe`;
@@ -26,12 +30,13 @@ import { parseArgs } from 'node:util'
 import { ensureRealisticImage } from './realistic-image.mjs'
 import { ipcrBin, median, rigUp, root, timed } from './lib.mjs'
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, 'run-rounds': { type: 'string', default: '3' } } })
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, 'run-rounds': { type: 'string', default: '3' }, containerd: { type: 'string', default: '1' } } })
 const rounds = Number(values.rounds)
 const runRounds = Number(values['run-rounds'])
 const img = await ensureRealisticImage()
 // Before the rig starts: every wipe then makes containerd a fresh journaled ext4 (rig.sh start_containerd).
 process.env.IPCR_RIG_CONTAINERD_FS = 'ext4'
+process.env.IPCR_RIG_CONTAINERD = values.containerd
 const down = rigUp()
 const address = process.env.CONTAINERD_ADDRESS
 const rigDir = process.env.IPCR_RIG_DIR
@@ -159,10 +164,13 @@ try {
   console.log(`bench/pull: ${img.name} (${img.layers.length} layers, ${mib(img.layerSizes.reduce((a, b) => a + b, 0))} MiB gzip)`)
   console.log(`  plain CID ${plain}`)
   console.log(`  eStargz CID ${esgz}`)
+  const serverVersion = execFileSync('ctr', ['-a', address, 'version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+  console.log(`  containerd ${serverVersion.match(/Server:\s+Version:\s+(\S+)/)?.[1] ?? 'unknown'} (rig target ${process.env.IPCR_RIG_CONTAINERD})`)
   console.log(`  load average at start ${load0}, at end ${loadavg().map((l) => l.toFixed(1)).join(' ')} (2 cores)`)
   console.log(`(a) full pull into overlayfs on a fresh containerd, ${rounds} rounds, median wall time`)
   console.log(`  ipcr        ${o.toFixed(2)} s   (${full.ipcr.map((r) => r.wall.toFixed(2)).join(', ')})   peak RSS ${rss.toFixed(0)} MiB`)
   console.log(`  ctr-remote  ${t.toFixed(2)} s   (${full['ctr-remote'].map((r) => r.wall.toFixed(2)).join(', ')})   peak RSS ${Math.max(...full['ctr-remote'].map((r) => r.rssMiB)).toFixed(0)} MiB`)
+  console.log(`  ipcr's unpack: ${[...new Set(full.ipcr.map((r) => JSON.parse(r.stdout).unpack))].join(', ')} (layers side by side only where the snapshotter can rebase)`)
   console.log(`  ratio ipcr/ctr-remote = ${(o / t).toFixed(2)} (target <= 1.0: ${o / t <= 1 ? 'met' : 'NOT met'})`)
   const own = (who) => full[who].map((r) => r.wall - r.apply)
   const oo = median(own('ipcr'))

@@ -57,7 +57,7 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
       snapshotter: snapshotter.name, platforms, timeoutMs, onEvent,
     })
     progress.stop()
-    log.info(`pulled ${result.name}: ${result.layers.remote} layer(s) mounted lazily, ${result.layers.applied} unpacked, ${result.layers.present} already present`)
+    log.info(`pulled ${result.name}: ${result.layers.remote} layer(s) mounted lazily, ${result.layers.applied} unpacked${result.parallel ? ' side by side' : ''}, ${result.layers.present} already present`)
     if (o.pin && backend instanceof KuboClient) {
       // What was fetched is pinned, so this node keeps serving it to its peers; `image rm` unpins it.
       const cids = [cidText(resolved.cid), ...result.fetched.map((d) => cidText(cidOfDescriptor(d)))]
@@ -69,7 +69,7 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
       text: '',
       json: {
         name: result.name, root: cidText(resolved.cid), manifest: result.manifest.digest, snapshotter: result.snapshotter,
-        layers: result.layers, fetched: result.fetched.map((d) => ({ mediaType: d.mediaType, digest: d.digest, size: d.size })),
+        layers: result.layers, unpack: result.parallel ? 'parallel' : 'sequential', fetched: result.fetched.map((d) => ({ mediaType: d.mediaType, digest: d.digest, size: d.size })),
       },
     }
   } finally {

@@ -18,7 +18,16 @@ export interface Plugin {
 }
 
 /** What a command needs to know before relying on a snapshotter. */
-export interface SnapshotterState { present: boolean; ok: boolean; error?: string | undefined }
+export interface SnapshotterState {
+  present: boolean
+  ok: boolean
+  error?: string | undefined
+  /** e.g. "rebase" (containerd 2.2+ overlayfs: layers can be unpacked in parallel), "remap-ids". */
+  capabilities: string[]
+}
+
+/** A snapshotter that can commit a snapshot onto a parent it was not prepared on (containerd 2.2+). */
+export const RebaseCapability = 'rebase'
 
 export const snapshotterPluginType = 'io.containerd.snapshotter.v1'
 
@@ -51,8 +60,9 @@ export class IntrospectionService {
   /** Is snapshotter `id` (e.g. "stargz", a proxy plugin) registered, and did it load? */
   async snapshotter(id: string, opts?: CallOptions): Promise<SnapshotterState> {
     const [plugin] = await this.plugins([`type==${snapshotterPluginType},id==${id}`], opts)
-    if (plugin === undefined) return { present: false, ok: false }
-    return plugin.initError === undefined ? { present: true, ok: true } : { present: true, ok: false, error: plugin.initError.message }
+    if (plugin === undefined) return { present: false, ok: false, capabilities: [] }
+    const { capabilities } = plugin
+    return plugin.initError === undefined ? { present: true, ok: true, capabilities } : { present: true, ok: false, error: plugin.initError.message, capabilities }
   }
 }
 

@@ -37,7 +37,7 @@ const svc = 'containerd.services.snapshots.v1.Snapshots'
 const Prepare = () => rpc<ParentRequest, MountsAnswer>(svc, 'Prepare')
 const View = () => rpc<ParentRequest, MountsAnswer>(svc, 'View')
 const Mounts = () => rpc<KeyRequest, MountsAnswer>(svc, 'Mounts')
-const Commit = () => rpc<KeyRequest & { name: string; labels: Record<string, string> }, Empty>(svc, 'Commit')
+const Commit = () => rpc<KeyRequest & { name: string; labels: Record<string, string>; parent?: string }, Empty>(svc, 'Commit')
 const Remove = () => rpc<KeyRequest, Empty>(svc, 'Remove')
 const Stat = () => rpc<KeyRequest, { info: WireInfo | null }>(svc, 'Stat')
 const List = () => rpc<{ snapshotter: string; filters: string[] }, { info: WireInfo[] }>(svc, 'List')
@@ -66,9 +66,14 @@ export class SnapshotsService {
     return (await this.conn.unary(Mounts(), { snapshotter: this.snapshotter, key }, this.scope, opts)).mounts.map(toMount)
   }
 
-  /** Turn active snapshot `key` into committed snapshot `name` (a chainID when unpacking). */
-  async commit(name: string, key: string, opts: SnapshotOptions = {}): Promise<void> {
-    await this.conn.unary(Commit(), { snapshotter: this.snapshotter, name, key, labels: opts.labels ?? {} }, this.scope, opts)
+  /**
+   * Turn active snapshot `key` into committed snapshot `name` (a chainID when unpacking). `parent`
+   * rebases it onto that committed snapshot: only for snapshotters with the "rebase" capability
+   * (containerd 2.2+), since older ones ignore it and keep the parent given to Prepare.
+   */
+  async commit(name: string, key: string, opts: SnapshotOptions & { parent?: string } = {}): Promise<void> {
+    const req = { snapshotter: this.snapshotter, name, key, labels: opts.labels ?? {}, ...(opts.parent ? { parent: opts.parent } : {}) }
+    await this.conn.unary(Commit(), req, this.scope, opts)
   }
 
   async remove(key: string, opts?: CallOptions): Promise<void> {

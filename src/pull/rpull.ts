@@ -1,5 +1,6 @@
 import type { ContainerdClient } from '../containerd/client.js'
 import { childGcLabels, childrenOf } from '../containerd/gc-labels.js'
+import { RebaseCapability } from '../containerd/introspection.js'
 import { NotFoundError, UnavailableError } from '../errors.js'
 import type { IpfsBackend } from '../ipfs/backend.js'
 import { cidText, type CID } from '../ipfs/cid.js'
@@ -32,6 +33,8 @@ export interface RpullResult {
   manifest: Descriptor
   snapshotter: string
   layers: UnpackResult
+  /** Whether layers were applied side by side (a snapshotter with the rebase capability). */
+  parallel: boolean
   fetched: Descriptor[]
 }
 
@@ -48,6 +51,10 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
   // The lease is made while the root, manifest and config come from IPFS; nothing is written before it.
   const leased = client.createLease()
   leased.catch(() => undefined)
+  // containerd 2.2+ overlayfs can commit a snapshot onto a parent it was not prepared on: layers
+  // then unpack side by side. Asked now, while the image's JSON comes from IPFS.
+  const rebase = o.snapshotter === 'stargz' ? Promise.resolve(false)
+    : client.introspection.snapshotter(o.snapshotter).then((s) => s.ok && s.capabilities.includes(RebaseCapability), () => false)
   let pulled = false
   try {
     const root = await withTimeout(source.root(), o.timeoutMs, `could not find ${cidText(o.rootCid)} within ${o.timeoutMs / 1000} s (is a node that has it reachable? raise --timeout)`)
@@ -97,8 +104,9 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
 
     const diffIds = diffIdsOf(image.config, `config ${image.configDesc.digest}`)
     const chain = chainIds(diffIds)
+    const parallel = !lazy && await rebase
     const layers = await unpackLayers(c, {
-      snapshotter: o.snapshotter, lazy, remoteRef: o.remoteRef,
+      snapshotter: o.snapshotter, lazy, remoteRef: o.remoteRef, parallel,
       layers: image.layers, diffIds, chainIds: chain, fetchLayer, onEvent: emit,
     })
     await Promise.all(layerFetches.values())
@@ -108,7 +116,7 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
 
     await c.images.put(o.name, root)
     pulled = true
-    return { name: o.name, root, manifest: image.manifestDesc, snapshotter: o.snapshotter, layers, fetched }
+    return { name: o.name, root, manifest: image.manifestDesc, snapshotter: o.snapshotter, layers, parallel, fetched }
   } finally {
     // After a failure, a synchronous GC leaves no content or snapshot of the pull behind. After
     // success the image record references everything, so a GC would find nothing: don't wait for one.

@@ -6,6 +6,7 @@ import type { Descriptor } from '../oci/descriptor.js'
 import type { Digest } from '../oci/digest.js'
 import type { PullEvent } from './events.js'
 import { remoteSnapshotLabels, SnapshotRefLabel } from './remote-labels.js'
+import { unpackInParallel } from './unpack-parallel.js'
 
 export interface UnpackOptions {
   snapshotter: string
@@ -16,6 +17,11 @@ export interface UnpackOptions {
   layers: readonly Descriptor[]
   diffIds: readonly Digest[]
   chainIds: readonly Digest[]
+  /**
+   * Apply layers side by side and commit each onto the one below afterwards: for snapshotters with
+   * the "rebase" capability (containerd 2.2+), never with `lazy` (unpack-parallel.ts).
+   */
+  parallel?: boolean
   /** Make sure a layer blob is in the content store; called only for layers that must be applied. */
   fetchLayer(index: number): Promise<void>
   onEvent?: (e: PullEvent) => void
@@ -47,6 +53,7 @@ export async function unpackLayers(client: ContainerdClient, o: UnpackOptions): 
   // between applies. One committed meanwhile by another pull is caught by Prepare's ALREADY_EXISTS.
   const present = o.chainIds.map((id) => exists(client, o.snapshotter, id))
   present.forEach((p) => p.catch(() => undefined))
+  if (o.parallel === true && !o.lazy) return unpackInParallel(client, o, await Promise.all(present))
   for (let i = 0; i < o.layers.length; i++) {
     const layer = o.layers[i] as Descriptor
     const chainId = o.chainIds[i] as Digest

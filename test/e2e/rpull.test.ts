@@ -1,11 +1,13 @@
 // rpull --ipfs into containerd with a full unpack (overlayfs): the image runs, its tree is the
 // fixture's, it interoperates with ctr-remote both ways, and bad input leaves nothing behind.
 import { beforeAll, describe, expect, it } from 'vitest'
-import { mkdtemp, writeFile } from 'node:fs/promises'
+import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildFixtures, layers, type Fixtures } from '../../src/testkit/index.js'
-import { ctr, ctrRemote, ipfs, wipeContainerd } from '../support/rig.js'
+import { chainIds } from '../../src/pull/chain.js'
+import { sha256Digest, type Digest } from '../../src/oci/digest.js'
+import { ctr, ctrRemote, ipfs, rigEnv, wipeContainerd } from '../support/rig.js'
 import { expectCleanFailure, ipcr } from '../support/ipcr.js'
 
 let fx: Fixtures
@@ -57,10 +59,24 @@ describe('rpull --snapshotter=overlayfs --ipfs', () => {
 
   it('unpacks whiteouts, opaque directories, hard links and xattrs as the fixture says', async () => {
     const cid = cids[fx.multi.name] as string
+    await wipeContainerd()
     for (const ref of [cid, `ipfs://${cid}`, `/ipfs/${cid}`]) {
-      const r = await ipcr(['i', 'rpull', '--snapshotter=overlayfs', '--ipfs', ref])
+      const r = await ipcr(['i', 'rpull', '--snapshotter=overlayfs', '--json', '--ipfs', ref])
       expect(r.code, r.stderr).toBe(0)
+      if (ref !== cid) continue
+      // containerd 2's overlayfs rebases snapshots, so the layers were applied side by side and
+      // each committed onto the one below; Debian's 1.6 cannot, so one after another.
+      const result = JSON.parse(r.stdout) as { unpack: string; layers: { applied: number } }
+      expect(result.unpack).toBe(rigEnv().IPCR_RIG_CONTAINERD === '2' ? 'parallel' : 'sequential')
+      expect(result.layers.applied).toBe(fx.multi.manifests[0]?.layers.length)
     }
+    // Either way each layer's snapshot is its chain ID, committed on the chain below it.
+    const chain = chainIds((fx.multi.manifests[0]?.diffIds ?? []) as Digest[])
+    const listed = (await ctr(['snapshots', '--snapshotter', 'overlayfs', 'ls'])).stdout.trim().split('\n').slice(1).map((l) => {
+      const cols = l.trim().split(/\s+/)
+      return cols.length === 2 ? [cols[0], '', cols[1]] : cols // a base layer has no parent column
+    })
+    expect(listed.sort()).toEqual(chain.map((id, i) => [id, i === 0 ? '' : chain[i - 1], 'Committed']).sort())
     const script = [
       ...layers.MULTI_EXPECT.present.map((p) => `test -e /${p} || echo missing /${p}`),
       ...layers.MULTI_EXPECT.absent.map((p) => `test -e /${p} && echo present /${p}`),
@@ -136,6 +152,30 @@ describe('rpull refuses bad input and leaves nothing in containerd', () => {
     const blob = await add('{}')
     const root = await add(descriptor({ digest: `sha256:${'3'.repeat(64)}`, size: 1 << 30, urls: [`ipfs://${blob}`] }))
     await expectNothingLeft([root], /too large to be real|bytes where its descriptor claims/)
+  })
+
+  it('a layer that unpacks to another diff ID than its config says (applied beside the others on containerd 2)', async () => {
+    // The multi image, its config claiming a wrong diff ID for the middle layer.
+    const dir = join(work, 'wrong-diff-id')
+    await cp(fx.multi.layout, dir, { recursive: true })
+    const blob = (d: string): string => join(dir, 'blobs', 'sha256', d.slice(7))
+    const put = async (json: unknown): Promise<{ digest: string; size: number }> => {
+      const bytes = Buffer.from(JSON.stringify(json))
+      const digest = sha256Digest(bytes)
+      await writeFile(blob(digest), bytes)
+      return { digest, size: bytes.length }
+    }
+    const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string; size: number }> }
+    const entry = index.manifests[0] as { digest: string; size: number }
+    const manifest = JSON.parse(await readFile(blob(entry.digest), 'utf8')) as { config: { digest: string; size: number } }
+    const config = JSON.parse(await readFile(blob(manifest.config.digest), 'utf8')) as { rootfs: { diff_ids: string[] } }
+    config.rootfs.diff_ids[1] = `sha256:${'0'.repeat(64)}`
+    Object.assign(manifest.config, await put(config))
+    Object.assign(entry, await put(manifest))
+    await writeFile(join(dir, 'index.json'), JSON.stringify(index))
+    const pushed = await ipcr(['i', 'ipfs-push', '--estargz=false', '--ipns=false', `oci-layout:${dir}`])
+    expect(pushed.code, pushed.stderr).toBe(0)
+    await expectNothingLeft([pushed.stdout.trim()], /unpacks to sha256:[0-9a-f]{64}, but the config says its diff ID is sha256:0{64}/)
   })
 
   it('no manifest for the requested platform', async () => {
