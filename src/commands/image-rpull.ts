@@ -58,11 +58,11 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
     })
     progress.stop()
     log.info(`pulled ${result.name}: ${result.layers.remote} layer(s) mounted lazily, ${result.layers.applied} unpacked${result.parallel ? ' side by side' : ''}, ${result.layers.present} already present`)
-    if (o.pin && backend instanceof KuboClient) {
+    if (pinQuery) {
       // What was fetched is pinned, so this node keeps serving it to its peers; `image rm` unpins it.
       const cids = [cidText(resolved.cid), ...result.fetched.map((d) => cidText(cidOfDescriptor(d)))]
       const image = { containerd: globals.address, namespace: globals.namespace, image: result.name }
-      const pins = await withContext(`pulled ${result.name} but could not pin it on kubo`, () => pinPulledImage(backend, new PinLedger(ipcrRoot()), image, cids, pinQuery))
+      const pins = await withContext(`pulled ${result.name} but could not pin it on kubo`, () => pinPulledImage(pinQuery.kubo, new PinLedger(ipcrRoot()), image, cids, pinQuery))
       log.info(`pinned ${new Set(cids).size} blob(s) on kubo node ${pins.node} (${pins.pinned.length} new pin(s)), so it serves this image to its peers`)
     }
     return {

@@ -13,9 +13,3 @@ export async function* guardBody(res: http.IncomingMessage, unreachable: (e: Err
   }
   if (!res.complete) throw unreachable(new Error('reply ended early'))
 }
-
-export async function collect(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Uint8Array[] = []
-  for await (const c of body) parts.push(c)
-  return Buffer.concat(parts)
-}

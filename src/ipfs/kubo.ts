@@ -7,7 +7,8 @@ import { tee } from '../util/tee.js'
 import type { IpfsBackend } from './backend.js'
 import type { IpnsService } from './ipns.js'
 import { cidOf, cidText, parseCid } from './cid.js'
-import { collect, guardBody } from './http-body.js'
+import { readAll } from '../oci/digest.js'
+import { guardBody } from './http-body.js'
 import { keepAliveAgent } from './http-agent.js'
 import type { KuboGateway } from './kubo-gateway.js'
 import { kuboAddParams } from './profile.js'
@@ -37,7 +38,7 @@ export class KuboClient implements IpfsBackend {
   /** Probe the daemon; resolves to its version string, or rejects with UnavailableError. */
   async version(timeoutMs = 3000): Promise<string> {
     const reply = await this.call('version', {}, { timeoutMs })
-    const v = JSON.parse((await collect(reply.body)).toString('utf8')) as { Version?: string }
+    const v = JSON.parse((await readAll(reply.body)).toString('utf8')) as { Version?: string }
     return v.Version ?? 'unknown'
   }
 
@@ -109,7 +110,7 @@ export class KuboClient implements IpfsBackend {
           resolve({ status, headers: res.headers, body: guardBody(res, unreachable), trailers: () => res.trailers })
           return
         }
-        collect(res).then((b) => {
+        readAll(res).then((b) => {
           let message = b.toString('utf8').trim()
           try { message = (JSON.parse(message) as { Message?: string }).Message ?? message } catch { /* plain text */ }
           fail(new KuboError(`kubo ${cmd} failed (HTTP ${status}): ${message}`))
@@ -162,7 +163,7 @@ export function multipartFile(bytes: AsyncIterable<Uint8Array>, filename = 'blob
 
 /** The whole reply of a non-streaming command, parsed as JSON. */
 export async function replyJson<T>(reply: KuboReply): Promise<T> {
-  return JSON.parse((await collect(reply.body)).toString('utf8')) as T
+  return JSON.parse((await readAll(reply.body)).toString('utf8')) as T
 }
 
 /** kubo reports errors that happen after the reply started in an X-Stream-Error trailer. */

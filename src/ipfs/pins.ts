@@ -81,7 +81,7 @@ export class PinQuery {
   readonly node: Promise<string>
   private readonly asked = new Map<string, Promise<boolean>>()
 
-  constructor(private readonly kubo: KuboClient) {
+  constructor(readonly kubo: KuboClient) {
     this.node = peerId(kubo)
     this.node.catch(() => undefined) // awaited, and reported, when the pins are made
   }

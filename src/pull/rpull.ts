@@ -51,9 +51,10 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
   // The lease is made while the root, manifest and config come from IPFS; nothing is written before it.
   const leased = client.createLease()
   leased.catch(() => undefined)
+  const lazy = o.snapshotter === 'stargz'
   // containerd 2.2+ overlayfs can commit a snapshot onto a parent it was not prepared on: layers
-  // then unpack side by side. Asked now, while the image's JSON comes from IPFS.
-  const rebase = o.snapshotter === 'stargz' ? Promise.resolve(false)
+  // then unpack side by side (lazy pulls stay in order). Asked now, while the JSON comes from IPFS.
+  const rebase = lazy ? Promise.resolve(false)
     : client.introspection.snapshotter(o.snapshotter).then((s) => s.ok && s.capabilities.includes(RebaseCapability), () => false)
   let pulled = false
   try {
@@ -90,7 +91,6 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
       }
       return p
     }
-    const lazy = o.snapshotter === 'stargz'
     // Without lazy pulling every layer is needed: start fetching them all now, unpack as they land.
     // (A lazy pull fetches only layers the snapshotter declines, as unpacking reaches them.)
     if (!lazy) image.layers.forEach((_, i) => { void fetchLayer(i).catch(() => undefined) })
@@ -104,7 +104,7 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
 
     const diffIds = diffIdsOf(image.config, `config ${image.configDesc.digest}`)
     const chain = chainIds(diffIds)
-    const parallel = !lazy && await rebase
+    const parallel = await rebase
     const layers = await unpackLayers(c, {
       snapshotter: o.snapshotter, lazy, remoteRef: o.remoteRef, parallel,
       layers: image.layers, diffIds, chainIds: chain, fetchLayer, onEvent: emit,

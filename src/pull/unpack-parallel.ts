@@ -27,7 +27,7 @@ export async function unpackInParallel(client: ContainerdClient, o: UnpackOption
   const snapshots = client.snapshots(o.snapshotter)
   const result: UnpackResult = { remote: 0, applied: 0, present: 0 }
   const run = limit(Math.max(2, availableParallelism()))
-  const work: Array<{ i: number; key: string; labels: Record<string, string>; applied: Promise<void> } | undefined> = []
+  const work: Array<{ i: number; key: string; labels: Record<string, string>; applied: Promise<void>; committed: boolean } | undefined> = []
   try {
     for (let i = 0; i < o.layers.length; i++) {
       const layer = o.layers[i] as Descriptor
@@ -63,7 +63,7 @@ export async function unpackInParallel(client: ContainerdClient, o: UnpackOption
         }
       })
       applied.catch(() => undefined) // awaited in order below
-      work.push({ i, key, labels, applied })
+      work.push({ i, key, labels, applied, committed: false })
     }
     // Commits go bottom-up: each rebases its snapshot onto the chain just committed below it.
     for (const w of work) {
@@ -76,7 +76,7 @@ export async function unpackInParallel(client: ContainerdClient, o: UnpackOption
         if (!(err instanceof AlreadyExistsError)) throw err
         await snapshots.remove(w.key).catch(() => undefined)
       }
-      w.key = ''
+      w.committed = true
       result.applied++
       o.onEvent?.({ type: 'layer-applied', desc: o.layers[w.i] as Descriptor, chainId })
     }
@@ -84,7 +84,7 @@ export async function unpackInParallel(client: ContainerdClient, o: UnpackOption
   } catch (err) {
     // Nothing of this unpack may still run or stay behind: let every Apply end, then drop what was not committed.
     await Promise.allSettled(work.map((w) => w?.applied))
-    await Promise.allSettled(work.filter((w) => w !== undefined && w.key !== '').map((w) => snapshots.remove(w!.key)))
+    await Promise.allSettled(work.map((w) => (w === undefined || w.committed ? undefined : snapshots.remove(w.key))))
     throw err
   }
 }
