@@ -35,12 +35,6 @@ if (require.main === module) {
     process.stderr.write(`ipcr: ${bundle} is missing: build ipcr first (npm ci && npm run build in ${join(__dirname, '..')})\n`)
     process.exitCode = 1
   } else {
-    loadCli().main(process.argv).then((code) => {
-      // main awaits all a command does; what is left is Node tearing down the heap a pull grew
-      // (~10 ms). On Linux stdout and stderr are written synchronously, even to pipes, so exiting
-      // now loses no output; elsewhere let Node wind down.
-      if (process.platform === 'linux') process.exit(code)
-      process.exitCode = code
-    })
+    loadCli().main(process.argv).then((code) => { process.exitCode = code })
   }
 }
