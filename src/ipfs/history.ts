@@ -28,10 +28,8 @@ export class PushHistory {
     return this.file.read()
   }
 
-  async record(entry: PushRecord): Promise<void> {
-    const all = (await this.list()).filter((e) => e.ref !== entry.ref)
-    all.push(entry)
-    all.sort((a, b) => a.ref.localeCompare(b.ref))
-    await this.file.write(all)
+  /** Add or replace the entry of one reference (under the file's lock: pushes run side by side). */
+  record(entry: PushRecord): Promise<void> {
+    return this.file.update((all) => [...all.filter((e) => e.ref !== entry.ref), entry].sort((a, b) => a.ref.localeCompare(b.ref)))
   }
 }

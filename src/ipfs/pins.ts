@@ -37,8 +37,9 @@ export class PinLedger {
     return this.file.read()
   }
 
-  save(records: PinRecord[]): Promise<void> {
-    return this.file.write(records)
+  /** Change the records as one step among processes (a pull and an `image rm` may run at once). */
+  update(change: (records: PinRecord[]) => PinRecord[] | undefined): Promise<void> {
+    return this.file.update(change)
   }
 }
 
@@ -137,12 +138,14 @@ export async function peerId(kubo: KuboClient): Promise<string> {
  * and remember which pins this pull made.
  */
 export async function pinPulledImage(kubo: KuboClient, ledger: PinLedger, image: Omit<ImageKey, 'node'>, cids: string[], query = new PinQuery(kubo)): Promise<{ node: string; pinned: string[] }> {
-  const [node, pinned, records] = await Promise.all([query.node, pinAll(kubo, cids, query), ledger.list()])
+  const [node, pinned] = await Promise.all([query.node, pinAll(kubo, cids, query)])
   const pull = { ...image, node, cids: [...new Set(cids)] }
-  // A re-pull that pinned nothing new and uses the same CIDs changes nothing: the ledger is not rewritten (and fsync'd).
-  const previous = records.find((r) => r.node === node && sameImage(r, pull))
-  if (pinned.length === 0 && previous !== undefined && sameSet(previous.cids, pull.cids)) return { node, pinned }
-  await ledger.save(withPull(records, { ...pull, pinnedAt: new Date().toISOString() }, pinned))
+  await ledger.update((records) => {
+    // A re-pull that pinned nothing new and uses the same CIDs changes nothing: the ledger is not rewritten (and fsync'd).
+    const previous = records.find((r) => r.node === node && sameImage(r, pull))
+    if (pinned.length === 0 && previous !== undefined && sameSet(previous.cids, pull.cids)) return undefined
+    return withPull(records, { ...pull, pinnedAt: new Date().toISOString() }, pinned)
+  })
   return { node, pinned }
 }
 
@@ -178,6 +181,16 @@ export async function releaseImagePins(ledger: PinLedger, removed: Array<Omit<Im
       await client?.close()
     }
   }
-  await ledger.save([...remaining, ...keep])
+  // Written against the records as they are now: other pulls may have landed while we unpinned.
+  const gone = (r: PinRecord): boolean => removed.some((k) => sameImage(r, k))
+  const kept = (r: PinRecord): boolean => keep.some((k) => k.node === r.node && sameImage(k, r))
+  await ledger.update((now) => {
+    const heirs = new Map(remaining.map((r) => [`${r.node}\0${r.containerd}\0${r.namespace}\0${r.image}`, r]))
+    return now.filter((r) => !gone(r) || kept(r)).map((r) => {
+      const heir = heirs.get(`${r.node}\0${r.containerd}\0${r.namespace}\0${r.image}`)
+      // An heir took over unpinning some of the removed images' CIDs.
+      return heir ? { ...r, owned: [...new Set([...r.owned, ...heir.owned])] } : r
+    })
+  })
   return { unpinned, left }
 }

@@ -42,7 +42,7 @@ describe('the pin ledger behind rpull --pin and image rm', () => {
 
   it('does not contact kubo when the removed images pinned nothing, and keeps records of nodes it cannot reach', async () => {
     const ledger = new PinLedger(await mkdtemp(join(tmpdir(), 'ipcr-pins-')))
-    await ledger.save([rec('x', ['c1'], ['c1'], 'nodeB')])
+    await ledger.update(() => [rec('x', ['c1'], ['c1'], 'nodeB')])
     let opened = 0
     const none = await releaseImagePins(ledger, [{ ...where, image: 'never-pulled' }], async () => { opened++; return undefined })
     expect(none).toEqual({ unpinned: [], left: [] })
