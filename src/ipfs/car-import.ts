@@ -26,6 +26,7 @@ export async function importCar(path: string, backend: IpfsBackend, o: { signal?
     // Checked again as they are stored: the file is read twice and could have changed in between.
     const { blocks } = await carBlocks(path)
     for await (const block of blocks) await backend.blocks.put(block.cid, verifyBlock(block.cid, block.bytes, path))
+    await backend.blocks.flush()
   } else {
     throw new UsageError(`cannot import into ${backend.description}`)
   }
