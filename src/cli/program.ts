@@ -1,18 +1,24 @@
 import { Command, CommanderError, Option } from 'commander'
 import { IpcrError, UsageError } from '../errors.js'
 import { addEstargzOptions } from './estargz-options.js'
+import { stopCleanlyOnSignals } from './interrupt.js'
+import { addLimitOptions, allLimits, jsonLimits } from './limit-options.js'
 import type { CommandResult, GlobalOptions } from './globals.js'
 import { log } from './log.js'
 
 type Run = (args: string[], opts: Record<string, unknown>, globals: GlobalOptions) => Promise<CommandResult>
 
-/** Lazy-load a command module when (and only when) it runs, so `ipcr --help` stays fast. */
-function lazy(load: () => Promise<{ run: Run }>) {
+/**
+ * Lazy-load a command module when (and only when) it runs, so `ipcr --help` stays fast. Signals
+ * stop a command cleanly (cli/interrupt.ts) unless it handles them itself (`ownSignals`).
+ */
+function lazy(load: () => Promise<{ run: Run }>, o: { ownSignals?: boolean } = {}) {
   return async function (this: Command, ...params: unknown[]): Promise<void> {
     const cmd = params[params.length - 1] as Command
     const opts = cmd.opts()
     const globals = cmd.optsWithGlobals() as unknown as GlobalOptions
     log.debugEnabled = globals.debug
+    if (o.ownSignals !== true) stopCleanlyOnSignals()
     const { run } = await load()
     const result = await run(cmd.args, opts, globals)
     if (opts.json === true && result.json !== undefined) process.stdout.write(`${JSON.stringify(result.json, null, 2)}\n`)
@@ -45,7 +51,7 @@ export function buildProgram(): Command {
 
   const image = program.command('image').alias('i').description('manage images').exitOverride()
 
-  addEstargzOptions(image.command('ipfs-push'))
+  addLimitOptions(addEstargzOptions(image.command('ipfs-push')), allLimits)
     .description('push an image to IPFS as an IPFS-enabled image; prints the CID of its root descriptor')
     .argument('<image>', 'containerd image NAME, oci-layout:DIR[:TAG] or docker-archive:FILE[:REF]')
     .addOption(new Option('--estargz [bool]', 'convert layers to eStargz (--estargz=false keeps them as they are)').argParser(parseBool('estargz')).default(true))
@@ -63,7 +69,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .action(lazy(() => import('../commands/image-ipfs-push.js')))
 
-  addEstargzOptions(image.command('convert'))
+  addLimitOptions(addEstargzOptions(image.command('convert')), allLimits)
     .description('convert an image to eStargz (as ctr-remote image convert --estargz --oci)')
     .argument('<src>', 'containerd image NAME, oci-layout:DIR[:TAG] or docker-archive:FILE[:REF]')
     .argument('<dst>', 'containerd image NAME or oci-layout:DIR[:TAG]')
@@ -76,7 +82,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .action(lazy(() => import('../commands/image-convert.js')))
 
-  image.command('rpull')
+  addLimitOptions(image.command('rpull'), jsonLimits)
     .description('pull an IPFS-enabled image into containerd and unpack it (lazily with the stargz snapshotter)')
     .argument('[ref]', 'root CID, ipfs://CID, /ipfs/CID, /ipns/NAME, ipns://NAME or an image reference published by ipfs-push (with --car: default the CAR\'s first root)')
     .option('--ipfs', 'pull through IPFS (the only source ipcr knows; accepted for ctr-remote compatibility)')
@@ -91,7 +97,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .action(lazy(() => import('../commands/image-rpull.js')))
 
-  image.command('copy')
+  addLimitOptions(image.command('copy'), jsonLimits)
     .description('copy an image between locations, verifying every blob (ipfs:CID works as a source)')
     .argument('<src>', 'containerd image NAME, oci-layout:DIR[:TAG], docker-archive:FILE[:REF] or ipfs:CID')
     .argument('<dst>', 'containerd image NAME or oci-layout:DIR[:TAG]')
@@ -146,7 +152,7 @@ export function buildProgram(): Command {
     .description('serve the embedded store as a trustless gateway (GET/HEAD /ipfs/<cid>?format=raw|car) for rpull --gateway')
     .option('--listen <host:port>', 'address to listen on (port 0: any free port; the URL is printed on stdout)', '127.0.0.1:8080')
     .exitOverride()
-    .action(lazy(() => import('../commands/ipfs-serve.js')))
+    .action(lazy(() => import('../commands/ipfs-serve.js'), { ownSignals: true }))
   ipfs.command('swarm-key')
     .description('make a new private-network key in kubo\'s swarm.key format (see docs/private-network.md)')
     .option('-o, --output <file>', 'write it to this file (mode 0600) instead of stdout')
@@ -187,7 +193,7 @@ export function buildProgram(): Command {
     .passThroughOptions()
     .addHelpText('after', '\nOptions go before IMAGE; everything after ID is the command.\n\nExamples:\n  ipcr run --rm -t bafkrei... foo sh\n  ipcr run --rm --snapshotter=overlayfs "$CID" test-1 ./run-tests')
     .exitOverride()
-    .action(lazy(() => import('../commands/run.js')))
+    .action(lazy(() => import('../commands/run.js'), { ownSignals: true }))
   program.enablePositionalOptions(false)
 
   const container = program.command('container').alias('c').description('manage containers').exitOverride()

@@ -1,5 +1,6 @@
 import type { CommandResult, GlobalOptions } from '../cli/globals.js'
 import { estargzOptionsFrom } from '../cli/estargz-options.js'
+import { limitsFrom } from '../cli/limit-options.js'
 import { pushProgress } from '../cli/push-progress.js'
 import { UsageError } from '../errors.js'
 import { createEstargzPool } from '../estargz/index.js'
@@ -20,6 +21,7 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
   if (o.allPlatforms && o.platform?.length) throw new UsageError('--platform and --all-platforms cannot be used together')
   const platforms: PlatformSelection = o.allPlatforms ? { all: true } : { all: false, only: o.platform?.length ? o.platform.map(parsePlatform) : [hostPlatform()] }
   const convertOptions = await estargzOptionsFrom(opts)
+  const limits = limitsFrom(opts)
 
   const source = await openImageSource(from, globals)
   const pool = createEstargzPool()
@@ -28,7 +30,7 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
     const sink = await openImageSink(to, globals)
     try {
       const result = await convertImage(source, sink, {
-        platforms, convertLayer: estargzConverter(pool, convertOptions), rewriteConfig: rewriteConfigDiffIds, onEvent: progress.onEvent,
+        platforms, limits, convertLayer: estargzConverter(pool, convertOptions, { limits }), rewriteConfig: rewriteConfigDiffIds, onEvent: progress.onEvent,
       })
       return { text: result.root.digest, json: { source: source.location, destination: sink.location, root: result.root, blobs: result.blobs } }
     } finally {

@@ -1,4 +1,5 @@
 import type { CommandResult, GlobalOptions } from '../cli/globals.js'
+import { limitsFrom } from '../cli/limit-options.js'
 import { log } from '../cli/log.js'
 import { pullProgress } from '../cli/pull-progress.js'
 import { UsageError } from '../errors.js'
@@ -39,7 +40,7 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
     closers.push(() => sink.close())
     const progress = await pullProgress()
     closers.push(async () => progress.stop())
-    const tree = await copyImage(source, sink, { platforms, onFetch: (desc) => progress.onEvent({ type: 'fetch-start', desc }) })
+    const tree = await copyImage(source, sink, { platforms, limits: limitsFrom(opts), onFetch: (desc) => progress.onEvent({ type: 'fetch-start', desc }) })
     return { text: '', json: { source: source.location, destination: sink.location, root: tree.root, ...(from.kind === 'ipfs' ? { cid: cidText((source as IpfsImageSource).rootCid) } : {}) } }
   } finally {
     for (const close of closers.reverse()) await close().catch(() => undefined)

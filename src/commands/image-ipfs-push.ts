@@ -14,6 +14,7 @@ import { pushImage } from '../push/push.js'
 import { estargzConverter } from '../push/estargz-layers.js'
 import { rewriteConfigDiffIds } from '../oci/go-raw-json.js'
 import { estargzOptionsFrom } from '../cli/estargz-options.js'
+import { limitsFrom } from '../cli/limit-options.js'
 import { parseDuration } from '../util/duration.js'
 
 interface Options {
@@ -36,6 +37,7 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
   const lifetimeMs = parseDuration(o.ipnsLifetime, '--ipns-lifetime')
   const ttlMs = parseDuration(o.ipnsTtl, '--ipns-ttl')
   const convertOptions = await estargzOptionsFrom(opts)
+  const limits = limitsFrom(opts)
 
   const source = await openImageSource(location, globals)
   // Conversion work happens on worker threads; none are started for --estargz=false.
@@ -48,8 +50,8 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
   try {
     const root = await source.root()
     const result = await pushImage(source, backend, {
-      platforms, onEvent: progress.onEvent,
-      ...(pool ? { convertLayer: estargzConverter(pool, convertOptions), rewriteConfig: rewriteConfigDiffIds } : {}),
+      platforms, limits, onEvent: progress.onEvent,
+      ...(pool ? { convertLayer: estargzConverter(pool, convertOptions, { limits }), rewriteConfig: rewriteConfigDiffIds } : {}),
     })
     progress.stop()
     // Root descriptor first, then every blob: descriptors link blobs by URL only, so `dag import` pins each root.

@@ -92,7 +92,7 @@ export class EstargzPool {
       if (reply.ok) job.resolve(reply.result)
       else {
         const Cls = reply.error.typed ? (ERRORS[reply.error.name] ?? IpcrError) : Error
-        job.reject(new Cls(reply.error.message))
+        job.reject(Object.assign(new Cls(reply.error.message), reply.error.code !== undefined ? { code: reply.error.code } : {}))
       }
       this.pump()
     })

@@ -4,11 +4,13 @@
  * gunzipping on the way when the layer is gzip, and index its entries.
  */
 import { createReadStream } from 'node:fs'
-import { open, rm } from 'node:fs/promises'
+import { open, rm, statfs } from 'node:fs/promises'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { pipeline, Readable } from 'node:stream'
 import { createGunzip } from 'node:zlib'
+import { LimitExceededError, type ImageLimits } from '../oci/limits.js'
+import { formatSize } from '../util/size.js'
 import { InvalidLayerError } from './errors.js'
 import { TarScanner, type TarEntry } from './tar.js'
 
@@ -22,9 +24,28 @@ export interface SpooledTar {
 export type LayerCompression = 'gzip' | 'none'
 
 const SPOOL_BATCH = 1 << 20
+/** How often the spool's filesystem is asked for its free space. */
+const SPACE_CHECK_EVERY = 64 << 20
+
+/**
+ * Bounds on the spool, which is the layer expanded: a gzip bomb must stop long before it fills a
+ * disk. Plain data, since it travels to worker threads.
+ */
+export interface SpoolLimits {
+  /** The most the expanded tar may take; `limit` names the flag that raises it, `why` the bound's origin. */
+  maxTarSize?: { bytes: number; limit: keyof ImageLimits; why: string }
+  /** Stop when less than this is left free on the spool's filesystem. */
+  minFreeSpace?: number
+}
+
+async function checkFreeSpace(dir: string, min: number): Promise<void> {
+  const fs = await statfs(dir)
+  const free = fs.bavail * fs.bsize
+  if (free < min) throw new LimitExceededError('minFreeSpace', `only ${formatSize(free)} is left free on the filesystem of ${dir}, and ipcr keeps ${formatSize(min)} free while it expands a layer`)
+}
 
 /** Decompress (when gzip) and spool `input` into `dir`, indexing its entries. */
-export async function spoolLayer(input: AsyncIterable<Uint8Array>, dir: string, signal?: AbortSignal): Promise<SpooledTar> {
+export async function spoolLayer(input: AsyncIterable<Uint8Array>, dir: string, signal?: AbortSignal, limits: SpoolLimits = {}): Promise<SpooledTar> {
   const { compression, stream } = await sniff(input)
   const tarBytes = compression === 'gzip' ? gunzip(stream) : stream
   const path = join(dir, `estargz-spool-${randomBytes(6).toString('hex')}.tar`)
@@ -35,8 +56,15 @@ export async function spoolLayer(input: AsyncIterable<Uint8Array>, dir: string, 
     const scanner = new TarScanner((e) => entries.push(e))
     let batch: Buffer[] = []
     let batched = 0
+    let total = 0
+    let nextSpaceCheck = 0
+    const max = limits.maxTarSize
     const flush = async () => {
       if (batched === 0) return
+      if (limits.minFreeSpace !== undefined && total >= nextSpaceCheck) {
+        await checkFreeSpace(dir, limits.minFreeSpace)
+        nextSpaceCheck = total + SPACE_CHECK_EVERY
+      }
       const buf = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched)
       batch = []
       batched = 0
@@ -44,6 +72,10 @@ export async function spoolLayer(input: AsyncIterable<Uint8Array>, dir: string, 
     }
     for await (const chunk of tarBytes) {
       signal?.throwIfAborted()
+      total += chunk.byteLength
+      if (max !== undefined && total > max.bytes) {
+        throw new LimitExceededError(max.limit, `the layer expands past ${formatSize(max.bytes)} (${max.why}); a gzip bomb looks like this`)
+      }
       scanner.push(chunk)
       batch.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
       batched += chunk.byteLength

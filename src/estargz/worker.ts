@@ -12,7 +12,7 @@ export interface ConvertRequest {
 
 export type ConvertReply =
   | { id: number; ok: true; result: Awaited<ReturnType<typeof convertLayerFileToEstargz>> }
-  | { id: number; ok: false; error: { name: string; message: string; typed: boolean } }
+  | { id: number; ok: false; error: { name: string; message: string; typed: boolean; code?: string } }
 
 const port = parentPort
 if (port) {
@@ -21,7 +21,9 @@ if (port) {
       (result) => port.postMessage({ id: req.id, ok: true, result } satisfies ConvertReply),
       (err: unknown) => {
         const e = err instanceof Error ? err : new Error(String(err))
-        port.postMessage({ id: req.id, ok: false, error: { name: e.name, message: e.message, typed: e instanceof IpcrError } } satisfies ConvertReply)
+        // The errno code crosses too: the caller tells a full disk from a bug by it.
+        const code = (e as NodeJS.ErrnoException).code
+        port.postMessage({ id: req.id, ok: false, error: { name: e.name, message: e.message, typed: e instanceof IpcrError, ...(typeof code === 'string' ? { code } : {}) } } satisfies ConvertReply)
       },
     )
   })

@@ -17,7 +17,7 @@ import { DEFAULT_CHUNK_SIZE, DEFAULT_COMPRESSION_LEVEL, LANDMARK_CONTENTS, TOC_T
 import { footerBytes } from './footer.js'
 import { MemberWriter } from './members.js'
 import { isLandmark, orderEntries } from './order.js'
-import { indexTarFile, spoolLayer, type SpooledTar } from './spool.js'
+import { indexTarFile, spoolLayer, type SpooledTar, type SpoolLimits } from './spool.js'
 import { BLOCK, paddingFor, ustarRegularHeader, type TarEntry } from './tar.js'
 import { marshalToc, type TocEntry } from './toc.js'
 
@@ -36,6 +36,8 @@ export interface EstargzOptions {
   concurrency?: number
   /** Where the spool of a streamed layer goes; default os.tmpdir(). */
   tmpDir?: string
+  /** How large the spool (the layer expanded) may grow; unbounded by default. */
+  spoolLimits?: SpoolLimits
   signal?: AbortSignal
 }
 
@@ -59,7 +61,7 @@ export type BlobSink = (chunk: Uint8Array) => Promise<void>
 
 export async function writeEstargz(input: EstargzInput, sink: BlobSink, opts: EstargzOptions = {}): Promise<EstargzResult> {
   const spool = Symbol.asyncIterator in input
-    ? await spoolLayer(input, opts.tmpDir ?? tmpdir(), opts.signal)
+    ? await spoolLayer(input, opts.tmpDir ?? tmpdir(), opts.signal, opts.spoolLimits)
     : await indexTarFile(input.tarFile, opts.signal)
   try {
     return await writeFromSpool(spool, sink, opts)

@@ -1,4 +1,5 @@
 import type { Descriptor } from '../oci/descriptor.js'
+import type { ImageLimits } from '../oci/limits.js'
 import { verifyStream } from '../oci/digest.js'
 import type { PlatformSelection } from '../oci/platform.js'
 import type { ImageSink, ImageSource } from '../oci/store.js'
@@ -10,6 +11,7 @@ export interface CopyOptions {
   platforms: PlatformSelection
   concurrency?: number
   onFetch?: (desc: Descriptor) => void
+  limits?: ImageLimits
 }
 
 /**
@@ -19,7 +21,7 @@ export interface CopyOptions {
  */
 export async function copyImage(source: ImageSource, sink: ImageSink, options: CopyOptions): Promise<ImageTree> {
   const root = await source.root()
-  const tree = await readImageTree(source, root, { platforms: options.platforms, one: !options.platforms.all, onFetch: options.onFetch })
+  const tree = await readImageTree(source, root, { platforms: options.platforms, one: !options.platforms.all, onFetch: options.onFetch, ...(options.limits ? { limits: options.limits } : {}) })
   const run = limit(options.concurrency ?? 4)
   const seen = new Set<string>()
   const layers = tree.images.flatMap((img) => img.layers).filter((l) => !seen.has(l.digest) && seen.add(l.digest))

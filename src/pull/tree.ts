@@ -2,6 +2,7 @@ import { NotFoundError } from '../errors.js'
 import { type Descriptor, shortDigest } from '../oci/descriptor.js'
 import { readAll, verifyStream } from '../oci/digest.js'
 import { parseIndex, parseManifest, type Manifest } from '../oci/manifest.js'
+import { checkJsonSize, checkLayerCount, defaultLimits, type ImageLimits } from '../oci/limits.js'
 import { isIndex, isManifest } from '../oci/media-types.js'
 import { describeSelection, formatPlatform, selectsPlatform, platformMatches, type PlatformSelection } from '../oci/platform.js'
 import type { ImageSource } from '../oci/store.js'
@@ -28,24 +29,26 @@ export interface TreeOptions {
   /** Only the best match of an index (pull), or every match (copy --all-platforms). */
   one: boolean
   onFetch?: (desc: Descriptor) => void
+  /** The same limits push applies; defaultLimits by default. */
+  limits?: ImageLimits
 }
-
-const maxJsonSize = 16 << 20
 
 /** Read an image top-down: root -> index -> manifest(s) for the platform -> config. */
 export async function readImageTree(source: ImageSource, root: Descriptor, options: TreeOptions): Promise<ImageTree> {
   const json: ImageTree['json'] = []
   const images: PlatformImage[] = []
 
-  async function fetch(desc: Descriptor): Promise<Buffer> {
-    if (desc.size > maxJsonSize) throw new NotFoundError(`${desc.digest}: a ${desc.mediaType} of ${desc.size} bytes is too large to be real`)
+  const limits = options.limits ?? defaultLimits
+
+  async function fetch(desc: Descriptor, kind: 'manifest' | 'config'): Promise<Buffer> {
+    checkJsonSize(desc, kind, limits)
     options.onFetch?.(desc)
     return readAll(verifyStream(desc, source.blob(desc), `${shortDigest(desc)} (${desc.mediaType})`))
   }
 
   async function visit(desc: Descriptor): Promise<void> {
     if (isIndex(desc.mediaType)) {
-      const bytes = await fetch(desc)
+      const bytes = await fetch(desc, 'manifest')
       const all = parseIndex(bytes, `index ${desc.digest}`).manifests ?? []
       let chosen = all.filter((m) => selectsPlatform(options.platforms, m.platform) || (options.platforms.all && m.platform === undefined))
       if (options.one && !options.platforms.all) {
@@ -62,9 +65,11 @@ export async function readImageTree(source: ImageSource, root: Descriptor, optio
       return
     }
     if (!isManifest(desc.mediaType)) throw new NotFoundError(`${desc.digest} has media type "${desc.mediaType}", which is neither an image index nor a manifest`)
-    const bytes = await fetch(desc)
+    const bytes = await fetch(desc, 'manifest')
     const manifest = parseManifest(bytes, `manifest ${desc.digest}`)
-    const config = await fetch(manifest.config)
+    // Refused before anything is written: a pull of 10,000 layers otherwise ran until killed.
+    checkLayerCount(desc.digest, manifest.layers?.length ?? 0, limits)
+    const config = await fetch(manifest.config, 'config')
     json.push({ desc: manifest.config, bytes: config }, { desc, bytes })
     images.push({ manifestDesc: desc, manifest, configDesc: manifest.config, config, layers: manifest.layers ?? [] })
   }

@@ -1,14 +1,16 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { withContext } from '../errors.js'
+import { IpcrError, withContext } from '../errors.js'
 import type { EstargzPool, ConvertOptions } from '../estargz/index.js'
 import { type Descriptor, shortDigest } from '../oci/descriptor.js'
 import { verifyStream } from '../oci/digest.js'
+import { defaultLimits, layerRatioFloor, maxExpandedSize, type ImageLimits } from '../oci/limits.js'
 import { isLayer, MediaType } from '../oci/media-types.js'
 import { readRange, writeFileAtomic } from '../oci/stores/fs-util.js'
+import { rm } from 'node:fs/promises'
 import { hasConversionCache, type ImageSource, type StoredConversion } from '../oci/store.js'
 import { createHash } from 'node:crypto'
+import { scratchDir } from '../util/scratch.js'
+import { formatSize } from '../util/size.js'
 import type { ConvertedLayer, LayerConverter } from './push.js'
 
 export const TocDigestAnnotation = 'containerd.io/snapshot/stargz/toc.digest'
@@ -27,13 +29,40 @@ export function conversionKey(options: ConvertOptions): string {
   return `estargz-${createHash('sha256').update(JSON.stringify(relevant)).digest('hex').slice(0, 16)}`
 }
 
+export interface ConverterSetup {
+  /** Bounds on a layer's expansion and the scratch space it takes; defaultLimits by default. */
+  limits?: ImageLimits
+  /** Where a layer's files go while it is converted; default this process's scratch (util/scratch.ts). */
+  scratch?: (prefix: string) => Promise<{ path: string; remove(): Promise<void> }>
+}
+
+/** The spool bounds for one layer, with the flag that raises whichever bound applies. */
+function spoolLimitsFor(layer: Descriptor, limits: ImageLimits): NonNullable<ConvertOptions['spoolLimits']> {
+  const bytes = maxExpandedSize(layer.size, limits)
+  const byRatio = bytes < limits.layerSize
+  const why = !byRatio ? `the limit for one layer's tar`
+    : bytes === layerRatioFloor ? `the least a layer may always expand to; ${limits.layerRatio} times its ${formatSize(layer.size)} is less`
+      : `${limits.layerRatio} times its compressed size of ${formatSize(layer.size)}`
+  return { maxTarSize: { bytes, limit: byRatio ? 'layerRatio' : 'layerSize', why }, minFreeSpace: limits.minFreeSpace }
+}
+
+/** A file system error in scratch space (disk full, a file removed under us) as one line naming the place. */
+function scratchFailure(err: unknown, dir: string): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code
+  if (err instanceof IpcrError || typeof code !== 'string' || !/^E[A-Z]+$/.test(code)) return err
+  const what = code === 'ENOSPC' ? 'the disk is full' : code === 'ENOENT' ? 'a file of the conversion was removed while it ran' : (err as Error).message
+  return new IpcrError(`scratch space ${dir}: ${what} (${code}); free space there or set IPCR_ROOT to a larger disk, then rerun`, { cause: err })
+}
+
 /**
  * A LayerConverter that turns every layer into eStargz on worker threads. Source layers are spooled
- * to a temp file (verified against their digest on the way), converted there, and the converted
- * blob is streamed from disk: memory stays bounded whatever the layer size.
+ * to scratch space (verified against their digest on the way), converted there, and the converted
+ * blob is streamed from disk: memory stays bounded whatever the layer size, and disk by the limits.
  */
-export function estargzConverter(pool: EstargzPool, options: ConvertOptions = {}, scratch = tmpdir()): LayerConverter {
+export function estargzConverter(pool: EstargzPool, options: ConvertOptions = {}, setup: ConverterSetup = {}): LayerConverter {
   const key = conversionKey(options)
+  const limits = setup.limits ?? defaultLimits
+  const scratch = setup.scratch ?? scratchDir
   return async (layer: Descriptor, source: ImageSource): Promise<ConvertedLayer | undefined> => {
     if (!isLayer(layer.mediaType)) return undefined
     const describe = (c: StoredConversion): Descriptor => ({
@@ -46,12 +75,12 @@ export function estargzConverter(pool: EstargzPool, options: ConvertOptions = {}
         return { desc, bytes: () => source.blob(desc), newDiffId: stored.diffId, reused: true }
       }
     }
-    const dir = await mkdtemp(join(scratch, 'ipcr-convert-'))
-    const release = (): Promise<void> => rm(dir, { recursive: true, force: true })
+    const { path: dir, remove: release } = await scratch('convert')
     try {
       const input = join(dir, 'source')
-      await writeFileAtomic(input, verifyStream(layer, source.blob(layer), shortDigest(layer)))
-      const out = await withContext(`converting layer ${layer.digest} to eStargz`, () => pool.convertFile(input, options, dir))
+      await writeFileAtomic(input, verifyStream(layer, source.blob(layer), shortDigest(layer))).catch((err: unknown) => { throw scratchFailure(err, dir) })
+      const out = await withContext(`converting layer ${layer.digest} to eStargz`, () =>
+        pool.convertFile(input, { ...options, spoolLimits: spoolLimitsFor(layer, limits) }, dir).catch((err: unknown) => { throw scratchFailure(err, dir) }))
       await rm(input, { force: true })
       const stored: StoredConversion = {
         digest: out.digest, size: out.size, diffId: out.diffId,

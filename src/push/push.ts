@@ -4,6 +4,7 @@ import { cidText } from '../ipfs/cid.js'
 import { type Descriptor, shortDigest } from '../oci/descriptor.js'
 import { readAll, sha256Digest, verifyStream } from '../oci/digest.js'
 import { marshalDescriptor, marshalIndex, marshalManifest, parseIndex, parseManifest, type Manifest } from '../oci/manifest.js'
+import { checkJsonSize, checkLayerCount, defaultLimits, type ImageLimits } from '../oci/limits.js'
 import { isIndex, isManifest, toOciMediaType } from '../oci/media-types.js'
 import { describeSelection, formatPlatform, selectsPlatform, type PlatformSelection } from '../oci/platform.js'
 import type { ImageSource } from '../oci/store.js'
@@ -37,6 +38,8 @@ export interface PushOptions {
   /** Rewrite a config whose diff_ids changed; given the original bytes and the old->new map. */
   rewriteConfig?: (config: Uint8Array, diffIds: ReadonlyMap<string, string>) => Uint8Array
   onEvent?: (event: PushEvent) => void
+  /** What ipcr refuses to publish because it would refuse to pull it; defaultLimits by default. */
+  limits?: ImageLimits
 }
 
 /** Where rewritten blobs go: IPFS (urls: ipfs://CID) or an image sink (no urls). */
@@ -54,9 +57,6 @@ export interface PushResult extends RewriteResult {
   /** The CID of the root descriptor JSON: what ipfs-push prints. */
   rootCid: string
 }
-
-/** Manifests and indexes are read whole; refuse absurd size claims rather than allocate them. */
-const maxJsonSize = 16 << 20
 
 /**
  * Make an image IPFS-enabled, bottom-up as containerd's converter walks it for ctr-remote:
@@ -85,6 +85,7 @@ export async function rewriteImage(source: ImageSource, target: RewriteTarget, o
   const run = limit(options.concurrency ?? 4)
   const added = new Map<string, Promise<string[] | undefined>>()
   const blobs: PushedBlob[] = []
+  const limits = options.limits ?? defaultLimits
 
   /** Add bytes once per digest (a layer shared by two manifests is added once). */
   function addOnce(desc: Descriptor, bytes: () => AsyncIterable<Uint8Array>): Promise<string[] | undefined> {
@@ -117,8 +118,8 @@ export async function rewriteImage(source: ImageSource, target: RewriteTarget, o
     return { ...rest, mediaType: toOciMediaType(desc.mediaType), ...(urls ? { urls } : _old ? { urls: _old } : {}) }
   }
 
-  async function readJson(desc: Descriptor): Promise<Buffer> {
-    if (desc.size > maxJsonSize) throw new NotFoundError(`${desc.digest}: a ${desc.mediaType} of ${desc.size} bytes is too large to be real`)
+  async function readJson(desc: Descriptor, kind: 'manifest' | 'config'): Promise<Buffer> {
+    checkJsonSize(desc, kind, limits)
     return readAll(verifyStream(desc, source.blob(desc), `${shortDigest(desc)} (${desc.mediaType})`))
   }
 
@@ -129,10 +130,13 @@ export async function rewriteImage(source: ImageSource, target: RewriteTarget, o
   }
 
   async function pushManifest(desc: Descriptor): Promise<Descriptor> {
-    const m: Manifest = parseManifest(await readJson(desc), `manifest ${desc.digest}`)
+    const m: Manifest = parseManifest(await readJson(desc, 'manifest'), `manifest ${desc.digest}`)
+    // Checked whether or not the config is read here: pull reads it whole.
+    checkJsonSize(m.config, 'config', limits)
+    checkLayerCount(desc.digest, m.layers?.length ?? 0, limits)
     const diffIds = new Map<string, string>()
     // Layer i's diff ID is the config's diff_ids[i]; a converted layer maps it to its new one.
-    const oldDiffIds = options.convertLayer ? diffIdsOf(await readJson(m.config), `config ${m.config.digest}`) : []
+    const oldDiffIds = options.convertLayer ? diffIdsOf(await readJson(m.config, 'config'), `config ${m.config.digest}`) : []
     const layers = m.layers === null ? null : await Promise.all(m.layers.map(async (layer, i) => {
       const converted = options.convertLayer ? await options.convertLayer(layer, source) : undefined
       if (converted) {
@@ -150,7 +154,7 @@ export async function rewriteImage(source: ImageSource, target: RewriteTarget, o
     let config = m.config
     let configBytes: () => AsyncIterable<Uint8Array> = () => source.blob(m.config)
     if (diffIds.size > 0 && options.rewriteConfig) {
-      const rewritten = Buffer.from(options.rewriteConfig(await readJson(m.config), diffIds))
+      const rewritten = Buffer.from(options.rewriteConfig(await readJson(m.config, 'config'), diffIds))
       config = { ...m.config, digest: sha256Digest(rewritten), size: rewritten.length }
       configBytes = () => once(rewritten)
     }
@@ -161,7 +165,7 @@ export async function rewriteImage(source: ImageSource, target: RewriteTarget, o
   }
 
   async function pushIndex(desc: Descriptor): Promise<Descriptor> {
-    const index = parseIndex(await readJson(desc), `index ${desc.digest}`)
+    const index = parseIndex(await readJson(desc, 'manifest'), `index ${desc.digest}`)
     const all = index.manifests ?? []
     // As containerd's converter: entries without a platform are kept; the rest must match the selection.
     const kept = all.filter((m) => m.platform === undefined || selectsPlatform(options.platforms, m.platform))

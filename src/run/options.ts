@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { posix } from 'node:path'
 import { UsageError } from '../errors.js'
+import { parseSize } from '../util/size.js'
 import type { SpecMount } from './spec.js'
 
 /** containerd's identifiers.Validate: what a container id (and so its snapshot key) may be. */
@@ -96,11 +97,7 @@ function splitCsv(value: string): string[] {
 
 /** Bytes, optionally with a k, m or g suffix (powers of 1024). */
 export function parseMemoryLimit(value: string): number {
-  const m = /^(\d+)([kmg]i?b?|b)?$/i.exec(value.trim())
-  const unit = { '': 1, b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 }[(m?.[2] ?? '').charAt(0).toLowerCase()] as number
-  const n = m ? Number(m[1]) * unit : NaN
-  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`invalid --memory-limit "${value}": expected a number of bytes, e.g. 268435456 or 256m`)
-  return n
+  return parseSize(value, '--memory-limit')
 }
 
 /** --cwd must be absolute, as runc requires. */
