@@ -15,7 +15,7 @@ export async function pullProgress(stream: NodeJS.WriteStream = process.stderr):
     switch (e.type) {
       case 'fetch-start': return `fetching ${short(e.desc.digest)} ${e.desc.mediaType}`
       case 'layer-remote': return `mounted ${short(e.desc.digest)} remotely (lazy)`
-      case 'fetch-resumed': return `resumed ${short(e.desc.digest)} at byte ${e.offset}`
+      case 'fetch-resumed': return e.offset >= e.desc.size ? `found ${short(e.desc.digest)} whole, left by an interrupted pull` : `resumed ${short(e.desc.digest)} at byte ${e.offset} of ${e.desc.size}`
       default: return undefined
     }
   }

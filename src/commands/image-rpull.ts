@@ -1,4 +1,5 @@
 import type { CommandResult, GlobalOptions } from '../cli/globals.js'
+import { limitsFrom } from '../cli/limit-options.js'
 import { log } from '../cli/log.js'
 import { pullProgress } from '../cli/pull-progress.js'
 import { ContainerdClient } from '../containerd/client.js'
@@ -54,7 +55,7 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
     log.info(`using the ${snapshotter.name} snapshotter (${snapshotter.why})`)
     const result = await rpull(client, backend, {
       rootCid: resolved.cid, name: resolved.name, remoteRef: resolved.remoteRef,
-      snapshotter: snapshotter.name, platforms, timeoutMs, onEvent,
+      snapshotter: snapshotter.name, platforms, timeoutMs, onEvent, limits: limitsFrom(opts),
     })
     progress.stop()
     log.info(`pulled ${result.name}: ${result.layers.remote} layer(s) mounted lazily, ${result.layers.applied} unpacked${result.parallel ? ' side by side' : ''}, ${result.layers.present} already present`)

@@ -65,7 +65,7 @@ export class KuboGateway {
       const start = /^bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''))?.[1]
       if (status !== 206 || Number(start) !== offset) return refuse(`did not honour the range ${headers.range}`, true)
     }
-    return guardBody(res, (err) => new UnavailableError(`kubo's gateway at ${this.url} stopped sending ${cidText(cid)}: ${err.message} (rerun to resume)`, { cause: err }))
+    return guardBody(res, (err) => new UnavailableError(`kubo's gateway at ${this.url} stopped sending ${cidText(cid)}: ${err.message}`, { cause: err }))
   }
 
   close(): void {

@@ -5,9 +5,12 @@ import { NotFoundError, UnavailableError } from '../errors.js'
 import type { IpfsBackend } from '../ipfs/backend.js'
 import { cidText, type CID } from '../ipfs/cid.js'
 import type { Descriptor } from '../oci/descriptor.js'
+import type { ImageLimits } from '../oci/limits.js'
 import type { PlatformSelection } from '../oci/platform.js'
 import { IpfsImageSource } from '../oci/stores/ipfs.js'
+import { onInterrupt } from '../util/interrupt.js'
 import { limit } from '../util/limit.js'
+import { adoptAbandonedPulls, pullLeaseLabels } from './abandoned-leases.js'
 import { chainIds, diffIdsOf } from './chain.js'
 import type { PullEvent } from './events.js'
 import { readImageTree } from './tree.js'
@@ -25,6 +28,8 @@ export interface RpullOptions {
   timeoutMs: number
   concurrency?: number
   onEvent?: (e: PullEvent) => void
+  /** Sizes and counts refused before anything is written; defaultLimits by default. */
+  limits?: ImageLimits
 }
 
 export interface RpullResult {
@@ -49,8 +54,14 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
   const source = new IpfsImageSource(o.rootCid, ipfs, o.timeoutMs)
   const fetched: Descriptor[] = []
   // The lease is made while the root, manifest and config come from IPFS; nothing is written before it.
-  const leased = client.createLease()
+  // It takes over what killed pulls of the same image left (their ingests resume), and is released
+  // by an interrupt as by a failure, so no pull leaves a lease for containerd's 24 h expiry.
+  const leased = client.createLease({ labels: pullLeaseLabels(o.name) }).then(async (handle) => {
+    await adoptAbandonedPulls(handle.client, handle.lease.id, o.name).catch(async (err: unknown) => { await handle.done({ sync: true }); throw err })
+    return handle
+  })
   leased.catch(() => undefined)
+  const forgetInterrupt = onInterrupt(async () => (await leased.catch(() => undefined))?.done({ sync: true }))
   const lazy = o.snapshotter === 'stargz'
   // containerd 2.2+ overlayfs can commit a snapshot onto a parent it was not prepared on: layers
   // then unpack side by side (lazy pulls stay in order). Asked now, while the JSON comes from IPFS.
@@ -60,7 +71,7 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
   try {
     const root = await withTimeout(source.root(), o.timeoutMs, `could not find ${cidText(o.rootCid)} within ${o.timeoutMs / 1000} s (is a node that has it reachable? raise --timeout)`)
     const tree = await readImageTree(source, root, {
-      platforms: o.platforms, one: true,
+      platforms: o.platforms, one: true, ...(o.limits ? { limits: o.limits } : {}),
       onFetch: (desc) => { fetched.push(desc); emit({ type: 'fetch-start', desc }) },
     })
     const image = tree.images[0]
@@ -83,7 +94,7 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
           // on commit). A rerun resumes an interrupted ingest at the offset containerd reports.
           const written = await c.content.write(layer, (offset: number) =>
             counted(source.blob(layer, offset), (n) => { seen = offset + n; emit({ type: 'fetch-progress', desc: layer, bytes: seen }) }))
-          if (written.resumedAt > 0) emit({ type: 'fetch-resumed', desc: layer, offset: written.resumedAt })
+          if (written.written && written.resumedAt > 0) emit({ type: 'fetch-resumed', desc: layer, offset: written.resumedAt })
           emit({ type: 'fetch-done', desc: layer })
         }))
         layerFetches.set(i, p)
@@ -120,6 +131,7 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
   } finally {
     // After a failure, a synchronous GC leaves no content or snapshot of the pull behind. After
     // success the image record references everything, so a GC would find nothing: don't wait for one.
+    forgetInterrupt()
     await (await leased.catch(() => undefined))?.done({ sync: !pulled })
   }
 }

@@ -224,9 +224,45 @@ describe('image ls, image rm and interrupted pulls', () => {
     }
     child.kill('SIGKILL')
     await closed
+    // The killed pull's lease is there, holding its half-written ingest.
+    expect((await ctr(['leases', 'ls'])).stdout).toContain('ipcr.io/rpull')
     const again = await ipcr(['i', 'rpull', '--snapshotter=overlayfs', '--ipfs', cid])
     expect(again.code, again.stderr).toBe(0)
-    expect(again.stderr).toMatch(/resumed sha256:[0-9a-f]{8}\.\.\. at byte [1-9]\d*/)
+    expect(again.stderr).toMatch(new RegExp(`resumed sha256:[0-9a-f]{8}\\.\\.\\. at byte [1-9]\\d* of ${image.layer.size}`))
     expect((await ipcr(['i', 'ls', '-q'])).stdout).toContain(cid)
+    // The rerun took the killed pull's lease over and let it go: no lease is left, and once
+    // containerd collects garbage, nothing remains but the image's one layer snapshot.
+    expect((await ctr(['leases', 'ls'])).stdout.trim().split('\n').slice(1)).toEqual([])
+    await ctr(['leases', 'create', '--id', 'gc-now'])
+    expect((await ctr(['leases', 'rm', '--sync', 'gc-now'])).code).toBe(0)
+    expect((await ctr(['snapshots', '--snapshotter', 'overlayfs', 'ls'])).stdout.trim().split('\n').slice(1)).toHaveLength(1)
+    expect((await ctr(['content', 'active'])).stdout.trim().split('\n').slice(1)).toEqual([])
+  })
+
+  it('Ctrl-C and SIGTERM stop a pull at once: exit 130/143, one line, its lease and ingest gone', async () => {
+    const { writeRandomImage } = await import('../../src/testkit/index.js')
+    const image = await writeRandomImage(join(await mkdtemp(join(tmpdir(), 'ipcr-interrupt-')), 'layout'), { layerSize: 768 << 20, seed: 'interrupt-pull' })
+    const pushed = await ipcr(['i', 'ipfs-push', '--estargz=false', '--ipns=false', `oci-layout:${image.dir}`])
+    expect(pushed.code, pushed.stderr).toBe(0)
+    const cid = pushed.stdout.trim()
+    const { spawn } = await import('node:child_process')
+    const bin = new URL('../../bin/ipcr', import.meta.url).pathname
+    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+      await wipeContainerd()
+      const child = spawn(bin, ['i', 'rpull', '--snapshotter=overlayfs', '--ipfs', cid], { stdio: ['ignore', 'ignore', 'pipe'] })
+      let stderr = ''
+      child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
+      const closed = new Promise<number | null>((r) => child.on('close', r))
+      for (let i = 0; i < 600; i++) {
+        if ((await ctr(['content', 'active'])).stdout.includes(`ipcr-${image.layer.digest}`)) break
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      child.kill(signal)
+      expect(await closed, stderr).toBe(code)
+      expect(stderr.trim().split('\n').filter((l) => l.startsWith('ipcr: '))).toEqual([`ipcr: interrupted by ${signal}: stopped and cleaned up; run the command again to redo it`])
+      expect((await ctr(['leases', 'ls'])).stdout.trim().split('\n').slice(1)).toEqual([])
+      expect((await ctr(['content', 'active'])).stdout.trim().split('\n').slice(1)).toEqual([])
+      expect((await ipcr(['i', 'ls', '-q'])).stdout.trim()).toBe('')
+    }
   })
 })

@@ -40,7 +40,7 @@ export class IpfsImageSource implements ImageSource {
     const bytes = this.ipfs.cat(cid, offset > 0 ? { offset } : {})
     const guarded = this.stallMs === undefined ? bytes : failOnStall(bytes, this.stallMs, () => new UnavailableError(
       `${desc.digest}: no data from the ${this.ipfs.description} for ${this.stallMs! / 1000} s while fetching ${cidText(cid)} ` +
-      '(a peer may have stopped sending; rerun to resume, or raise --timeout)'))
+      '(a peer may have stopped sending; rerun, or raise --timeout)'))
     return limited(guarded, desc.size - offset, desc.digest)
   }
 
