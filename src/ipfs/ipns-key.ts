@@ -6,7 +6,7 @@ import { identity } from 'multiformats/hashes/identity'
 /** PKCS#8 DER header of an Ed25519 private key; the 32-byte seed follows (RFC 8410). */
 const pkcs8Ed25519Prefix = Buffer.from('302e020100300506032b657004220420', 'hex')
 /** libp2p's multicodec for a CID naming a public key. */
-const libp2pKeyCode = 0x72
+export const libp2pKeyCode = 0x72
 
 /**
  * The key an image reference is published under (the stargz-snapshotter "pull images by ref"
