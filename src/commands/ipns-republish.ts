@@ -5,6 +5,7 @@ import { ipcrRoot } from '../ipfs/embedded.js'
 import { PushHistory } from '../ipfs/history.js'
 import { publishPush } from '../ipfs/publish.js'
 import { openIpfs } from '../ipfs/select.js'
+import { parseTaggedReference } from '../oci/reference.js'
 
 const day = 24 * 3600_000
 
@@ -14,6 +15,8 @@ const day = 24 * 3600_000
  */
 export async function run(args: string[], opts: Record<string, unknown>, globals: GlobalOptions): Promise<CommandResult> {
   if (opts.all !== true && args.length === 0) throw new UsageError('name the references to republish, or pass --all')
+  // A typo in a reference is reported as such, not as a reference never pushed.
+  for (const ref of args) parseTaggedReference(ref)
   const history = await new PushHistory(ipcrRoot()).list()
   const chosen = opts.all === true ? history.filter((h) => h.ipnsName !== undefined) : args.map((ref) => {
     const h = history.find((e) => e.ref === ref)
