@@ -8,6 +8,7 @@ import { CarFileWriter } from '../ipfs/car-writer.js'
 import { parseCid } from '../ipfs/cid.js'
 import { parseLocation, type ImageLocation } from '../oci/location.js'
 import { openImageSource } from '../oci/open.js'
+import { parseTaggedReference, ReferenceError } from '../oci/reference.js'
 import { hostPlatform, parsePlatform, type PlatformSelection } from '../oci/platform.js'
 import type { Descriptor } from '../oci/descriptor.js'
 import { pushImage } from '../push/push.js'
@@ -29,9 +30,22 @@ function referenceOf(loc: ImageLocation, root: Descriptor, flag: string | undefi
   return root.annotations?.['io.containerd.image.name']
 }
 
+/** Why a name taken from the image cannot be published (an image rpull fetched by CID is named by that CID), or undefined. */
+function unpublishable(name: string): ReferenceError | undefined {
+  try {
+    parseTaggedReference(name)
+    return undefined
+  } catch (err) {
+    if (err instanceof ReferenceError) return err
+    throw err
+  }
+}
+
 export async function run(args: string[], opts: Record<string, unknown>, globals: GlobalOptions): Promise<CommandResult> {
   const o = opts as unknown as Options
   const location = parseLocation(args[0] ?? '')
+  // --ref is checked before any work: a typo found after the push would leave an image no name points at.
+  if (o.ref !== undefined) parseTaggedReference(o.ref)
   if (o.allPlatforms && o.platform?.length) throw new UsageError('--platform and --all-platforms cannot be used together')
   const platforms: PlatformSelection = o.allPlatforms ? { all: true } : { all: false, only: o.platform?.length ? o.platform.map(parsePlatform) : [hostPlatform()] }
   const lifetimeMs = parseDuration(o.ipnsLifetime, '--ipns-lifetime')
@@ -56,7 +70,9 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
     progress.stop()
     // Root descriptor first, then every blob: descriptors link blobs by URL only, so `dag import` pins each root.
     if (car) await car.finish([parseCid(result.rootCid), ...result.blobs.flatMap((b) => (b.cid ? [parseCid(b.cid)] : []))])
-    const ref = referenceOf(location, root, o.ref)
+    const named = referenceOf(location, root, o.ref)
+    const refused = named !== undefined && o.ref === undefined ? unpublishable(named) : undefined
+    const ref = refused ? undefined : named
     let ipns: { ref: string; name: string; expires: string } | undefined
     if (car && o.ipns && ref !== undefined) {
       log.info(`not publishing ${ref} via IPNS: a CAR file carries no IPNS records (pull it by CID)`)
@@ -64,6 +80,8 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
       const published = await publishPush(backend, ref, result.rootCid, { key: o.ipnsKey, lifetimeMs, ttlMs })
       ipns = { ref, name: published.name, expires: published.expires.toISOString() }
       log.info(`published ${ref} as /ipns/${published.name} (valid until ${ipns.expires}; renew with \`ipcr ipns republish\`)`)
+    } else if (o.ipns && refused) {
+      log.info(`not publishing an IPNS name: ${refused.message}; give one with --ref`)
     } else if (o.ipns) {
       log.info('not publishing an IPNS name: the image has no reference (give one with --ref)')
     }
