@@ -20,17 +20,19 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
   const o = opts as unknown as Options
   const from = parseLocation(args[0] ?? '')
   const to = parseLocation(args[1] ?? '')
+  // Bad input is refused before kubo is reached, as rpull does.
+  const pullRef = from.kind === 'ipfs' ? parsePullRef(from.ref) : undefined
   if (o.allPlatforms && o.platform?.length) throw new UsageError('--platform and --all-platforms cannot be used together')
   const platforms: PlatformSelection = o.allPlatforms ? { all: true } : { all: false, only: o.platform?.length ? o.platform.map(parsePlatform) : [hostPlatform()] }
 
   const closers: Array<() => Promise<void>> = []
   try {
     let source: ImageSource
-    if (from.kind === 'ipfs') {
+    if (pullRef) {
       const { backend, note } = await openIpfs({ api: globals.ipfsApi, notify: log.info })
       closers.push(() => backend.close())
       log.info(note)
-      const resolved = await resolvePullRef(parsePullRef(from.ref), backend, { timeoutMs: 60_000 })
+      const resolved = await resolvePullRef(pullRef, backend, { timeoutMs: 60_000 })
       source = new IpfsImageSource(resolved.cid, backend)
     } else {
       source = await openImageSource(from, globals)

@@ -115,6 +115,12 @@ describe('rpull refuses what is neither a CID, an IPNS name nor a tagged referen
 })
 
 describe('commands that take a reference refuse what is not one', () => {
+  it('image copy from ipfs: takes what rpull takes, refused before kubo is reached', async () => {
+    const line = expectCleanFailure(await withoutContact(['i', 'copy', 'ipfs:notacid', `oci-layout:${join(work, 'out')}`]))
+    expect(line).toMatch(/^ipcr: "notacid" is neither a CID nor an image reference/)
+    expect(line.endsWith(pullForms)).toBe(true)
+  })
+
   it('ipns name refuses a non-reference and a bare name, and names a tagged one as before', async () => {
     const bad = expectCleanFailure(await ipcr(['ipns', 'name', 'BAD REF']))
     expect(bad).toMatch(/^ipcr: "BAD REF" is not an image reference: "BAD REF" is not a path component/)
