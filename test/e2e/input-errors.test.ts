@@ -3,11 +3,12 @@
 // accepted, before any daemon is contacted: proven by pointing ipcr at servers that count every
 // connection (and at addresses nothing listens on).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer, type AddressInfo, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ipnsNameForRef } from '../../src/ipfs/ipns-key.js'
+import { buildFixtures } from '../../src/testkit/index.js'
 import type { RunResult } from '../support/rig.js'
 import { expectCleanFailure, ipcr } from '../support/ipcr.js'
 
@@ -136,6 +137,21 @@ describe('commands that take a reference refuse what is not one', () => {
     const line = expectCleanFailure(await withoutContact(['i', 'ipfs-push', '--estargz=false', '--ref', 'Bad/Ref', `oci-layout:${join(work, 'missing')}`]))
     expect(line).toMatch(/^ipcr: "Bad\/Ref" is not an image reference: repository path "Ref" must be lowercase/)
     expect(line).toContain(refForms)
+  })
+
+  it('ipfs-push pushes an image whose own name is no reference, and says why it publishes no name', async () => {
+    // As rpull names an image fetched by CID: a bare name, which rpull would take for a CID or refuse.
+    const fx = await buildFixtures(join(tmpdir(), 'ipcr-fixtures'))
+    const dir = join(work, 'bare-name')
+    await cp(fx.single.layout, dir, { recursive: true })
+    const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as { manifests: Array<{ annotations?: Record<string, string> }> }
+    for (const m of index.manifests) m.annotations = { ...m.annotations, 'io.containerd.image.name': cid }
+    await writeFile(join(dir, 'index.json'), JSON.stringify(index))
+    const r = await ipcr(['i', 'ipfs-push', '--estargz=false', `oci-layout:${dir}`])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout.trim()).toMatch(/^bafk/)
+    expect(r.stderr).toContain(`not publishing an IPNS name: "${cid}" is not an image reference: a name alone names no image, it needs a tag or a digest`)
+    expect(r.stderr).not.toMatch(/published /)
   })
 
   it('ipns republish reports a malformed reference as such, not as never pushed', async () => {
