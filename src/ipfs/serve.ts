@@ -2,14 +2,13 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import { CarWriter } from '@ipld/car/writer'
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import * as raw from 'multiformats/codecs/raw'
 import type { CID } from 'multiformats/cid'
 import { NotFoundError, UsageError } from '../errors.js'
+import { sendBody, type SendOutcome } from '../util/http-send.js'
+import { carStream } from './car-stream.js'
 import { cidText, parseCid } from './cid.js'
 
 /** What the server reads: blocks (checked against their CIDs by the store) and, optionally, IPNS records. */
@@ -21,6 +20,7 @@ export interface ServedStore {
 export interface ServeOptions {
   /** `<dir>/<name>.record` files, served as `/ipns/<name>?format=ipns-record` (the embedded store's records). */
   ipnsDir?: string
+  /** One line per request: method, URL, status, time, and what went wrong or that the client left. */
   onRequest?: (line: string) => void
 }
 
@@ -40,18 +40,33 @@ class HttpError extends Error {
  */
 export function gatewayHandler(store: ServedStore, o: ServeOptions = {}): http.RequestListener {
   return (req, res) => {
-    const started = Date.now()
-    handle(store, o, req, res).catch((err: unknown) => {
-      const status = err instanceof HttpError ? err.status : err instanceof NotFoundError ? 404 : err instanceof UsageError ? 400 : 500
-      if (res.headersSent) { res.destroy(err as Error); return }
-      const body = `${(err as Error).message}\n`
-      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-content-type-options': 'nosniff' })
-      res.end(req.method === 'HEAD' ? undefined : body)
-    }).finally(() => o.onRequest?.(`${req.method ?? '?'} ${req.url ?? ''} ${res.statusCode} ${Date.now() - started}ms`))
+    // respond() settles every error itself; this catch only keeps a bug in it from becoming an
+    // unhandled rejection, which would end the process and every other client's transfer with it.
+    respond(store, o, req, res).catch(() => res.destroy())
   }
 }
 
-async function handle(store: ServedStore, o: ServeOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+async function respond(store: ServedStore, o: ServeOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const started = Date.now()
+  let note = ''
+  try {
+    if ((await handle(store, o, req, res)) === 'gone') note = ' (the client went away)'
+  } catch (err) {
+    note = `: ${err instanceof Error ? err.message : String(err)}`
+    if (res.headersSent) {
+      // The status is out: the only way left to say "failed" is to cut the connection short (sendBody has).
+      res.destroy()
+    } else if (!res.destroyed) {
+      const status = err instanceof HttpError ? err.status : err instanceof NotFoundError ? 404 : err instanceof UsageError ? 400 : 500
+      const body = `${err instanceof Error ? err.message : String(err)}\n`
+      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-content-type-options': 'nosniff' })
+      await sendBody(res, req.method === 'HEAD' ? undefined : Buffer.from(body))
+    }
+  }
+  o.onRequest?.(`${req.method ?? '?'} ${req.url ?? ''} ${res.statusCode} ${Date.now() - started}ms${note}`)
+}
+
+async function handle(store: ServedStore, o: ServeOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<SendOutcome> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('allow', 'GET, HEAD')
     throw new HttpError(405, `${req.method ?? ''} is not supported: this gateway is read-only (GET, HEAD)`)
@@ -69,8 +84,7 @@ async function handle(store: ServedStore, o: ServeOptions, req: http.IncomingMes
     if (!/^[a-z0-9]+$/.test(name)) throw new HttpError(400, `"${name}" is not an IPNS key name`)
     const record = await readFile(join(o.ipnsDir, `${name}.record`)).catch(() => { throw new HttpError(404, `no IPNS record for ${name}`) })
     res.writeHead(200, { 'content-type': recordType, 'content-length': record.byteLength, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff', vary: 'Accept' })
-    res.end(head ? undefined : record)
-    return
+    return sendBody(res, head ? undefined : record)
   }
 
   const cid = parseCid(m[2] as string)
@@ -87,8 +101,7 @@ async function handle(store: ServedStore, o: ServeOptions, req: http.IncomingMes
       ...common, 'content-type': rawType, 'content-length': block.byteLength, etag: `"${cidText(cid)}.raw"`,
       'content-disposition': `attachment; filename="${cidText(cid)}.bin"`,
     })
-    res.end(head ? undefined : block)
-    return
+    return sendBody(res, head ? undefined : block)
   }
   if (format !== 'car') throw new HttpError(406, 'this is a trustless gateway: ask for ?format=raw or ?format=car (or Accept: application/vnd.ipld.raw / .car)')
 
@@ -103,25 +116,21 @@ async function handle(store: ServedStore, o: ServeOptions, req: http.IncomingMes
     etag: `W/"${cidText(cid)}.car.${scope}.${url.searchParams.get('entity-bytes') ?? ''}.${dups}"`,
     'content-disposition': `attachment; filename="${cidText(cid)}.car"`,
   })
-  if (head) { res.end(); return }
-  const { writer, out } = CarWriter.create([cid])
-  const sending = pipeline(Readable.from(out), res)
-  try {
-    const seen = new Set<string>()
-    for await (const block of dfsBlocks(store, cid, scope, range)) {
-      const key = cidText(block.cid)
-      if (dups === 'n' && seen.has(key)) continue
-      seen.add(key)
-      await writer.put(block)
-    }
-    await writer.close()
-  } catch (err) {
-    // Headers are out: the only way left to say "failed" is to cut the connection short.
-    res.destroy(err as Error)
-    await sending.catch(() => undefined)
-    throw err
+  if (head) return sendBody(res, undefined)
+  const blocks = dfsBlocks(store, cid, scope, range)
+  // Pulled as the client reads: a client that leaves stops the walk of the DAG too.
+  return sendBody(res, carStream([cid], dups === 'y' ? blocks : firstOfEach(blocks)))
+}
+
+/** Each block once, where it first appears (dups=n). */
+async function* firstOfEach(blocks: AsyncIterable<{ cid: CID; bytes: Uint8Array }>): AsyncGenerator<{ cid: CID; bytes: Uint8Array }> {
+  const seen = new Set<string>()
+  for await (const block of blocks) {
+    const key = cidText(block.cid)
+    if (seen.has(key)) continue
+    seen.add(key)
+    yield block
   }
-  await sending
 }
 
 interface ByteRange { from: number; to: number | undefined }
