@@ -57,13 +57,25 @@ async function respond(store: ServedStore, o: ServeOptions, req: http.IncomingMe
       // The status is out: the only way left to say "failed" is to cut the connection short (sendBody has).
       res.destroy()
     } else if (!res.destroyed) {
-      const status = err instanceof HttpError ? err.status : err instanceof NotFoundError ? 404 : err instanceof UsageError ? 400 : 500
-      const body = `${err instanceof Error ? err.message : String(err)}\n`
+      const { status, message } = publicError(err)
+      const body = `${message}\n`
       res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-content-type-options': 'nosniff' })
       await sendBody(res, req.method === 'HEAD' ? undefined : Buffer.from(body))
     }
   }
   o.onRequest?.(`${req.method ?? '?'} ${req.url ?? ''} ${res.statusCode} ${Date.now() - started}ms${note}`)
+}
+
+/**
+ * What a remote client is told about a failure. HttpError messages are written for clients; any other
+ * error's message is written for the local user and may name local paths (the embedded store's
+ * directory, a file that failed to read), so a client learns only its kind.
+ */
+function publicError(err: unknown): { status: number; message: string } {
+  if (err instanceof HttpError) return { status: err.status, message: err.message }
+  if (err instanceof NotFoundError) return { status: 404, message: 'not found in this store' }
+  if (err instanceof UsageError) return { status: 400, message: 'bad request' }
+  return { status: 500, message: 'the gateway could not serve this (its log says why when it runs with --debug)' }
 }
 
 async function handle(store: ServedStore, o: ServeOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<SendOutcome> {
@@ -87,7 +99,7 @@ async function handle(store: ServedStore, o: ServeOptions, req: http.IncomingMes
     return sendBody(res, head ? undefined : record)
   }
 
-  const cid = parseCid(m[2] as string)
+  const cid = requestedCid(m[2] as string)
   const common = {
     'cache-control': 'public, max-age=29030400, immutable',
     'x-content-type-options': 'nosniff',
@@ -96,7 +108,10 @@ async function handle(store: ServedStore, o: ServeOptions, req: http.IncomingMes
     vary: 'Accept',
   }
   if (format === 'raw') {
-    const block = await store.get(cid)
+    const block = await store.get(cid).catch((err: unknown) => {
+      // The store's own message names where it lives; the client needs only which block is missing.
+      throw err instanceof NotFoundError ? new HttpError(404, `block ${cidText(cid)} is not in this store`) : err
+    })
     res.writeHead(200, {
       ...common, 'content-type': rawType, 'content-length': block.byteLength, etag: `"${cidText(cid)}.raw"`,
       'content-disposition': `attachment; filename="${cidText(cid)}.bin"`,
@@ -110,7 +125,7 @@ async function handle(store: ServedStore, o: ServeOptions, req: http.IncomingMes
   const range = parseEntityBytes(url.searchParams.get('entity-bytes'))
   const dups = /(?:^|[;,\s])dups=y\b/.test(accept) ? 'y' : 'n'
   if (/(?:^|[;,\s])version=2\b/.test(accept) && !/version=1/.test(accept)) throw new HttpError(406, 'only CARv1 is served')
-  if (!(await store.has(cid))) throw new NotFoundError(`block ${cidText(cid)} is not in this store`)
+  if (!(await store.has(cid))) throw new HttpError(404, `block ${cidText(cid)} is not in this store`)
   res.writeHead(200, {
     ...common, 'content-type': `${carType}; version=1; order=dfs; dups=${dups}`,
     etag: `W/"${cidText(cid)}.car.${scope}.${url.searchParams.get('entity-bytes') ?? ''}.${dups}"`,
@@ -130,6 +145,15 @@ async function* firstOfEach(blocks: AsyncIterable<{ cid: CID; bytes: Uint8Array 
     if (seen.has(key)) continue
     seen.add(key)
     yield block
+  }
+}
+
+/** The CID in the path; a malformed one is the client's 400, told only what the client sent. */
+function requestedCid(text: string): CID {
+  try {
+    return parseCid(text)
+  } catch {
+    throw new HttpError(400, `"${text}" is not a CID`)
   }
 }
 

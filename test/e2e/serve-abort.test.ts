@@ -1,7 +1,7 @@
 // Clients that hang up mid-response must not take `ipcr ipfs serve` down (issue 13): the built CLI
 // serves an embedded store (no kubo), raw sockets abort `?format=car` and `?format=raw` responses
 // 50 times each at seeded random points (before the headers, inside them, mid-body), and then the
-// same process still answers every kind of request correctly.
+// same process still answers every kind of request correctly, and its 404s name no local path.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -164,4 +164,18 @@ describe('ipcr ipfs serve: clients that hang up', () => {
     expect(Buffer.compare(block, layerBlocks.get(cidText(leaf)) as Uint8Array)).toBe(0)
   })
 
+  it('answers a missing block with 404 and names no local path', async () => {
+    const missing = 'bafkreie7754qk7fl56ebauawdgfuqqa3kdd7sotvuhsm6wbz3qin6ssw3a'
+    for (const format of ['raw', 'car']) {
+      const res = await fetch(`${url}/ipfs/${missing}?format=${format}`)
+      expect(res.status).toBe(404)
+      const body = await res.text()
+      expect(body).toContain(missing)
+      expect(body).not.toContain(work)
+      expect(body).not.toMatch(/\/(tmp|var|home|root)\//)
+    }
+    const record = await fetch(`${url}/ipns/k51qzi5uqu5dlvj2baxnqndepeb86cbk3ng7n3i46uzyxzyqj2xjonzllnv0v8?format=ipns-record`)
+    expect(record.status).toBe(404)
+    expect(await record.text()).not.toContain(work)
+  })
 })

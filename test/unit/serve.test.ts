@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { CarBlockIterator } from '@ipld/car/iterator'
 import { cidOf, cidText, type CID } from '../../src/ipfs/cid.js'
 import { parseListen, serveGateway } from '../../src/ipfs/serve.js'
+import { IntegrityError, NotFoundError } from '../../src/errors.js'
 import { MemoryBlocks } from '../support/memory-blocks.js'
 
 const chunk = 262_144
@@ -88,6 +89,33 @@ describe('ipcr ipfs serve: a trustless gateway over a block store', () => {
     expect(post.status).toBe(405)
     expect(post.headers.get('allow')).toBe('GET, HEAD')
     expect((await fetch(`${server.url}/ipns/k51qzi5uqu5dlvj2baxnqndepeb86cbk3ng7n3i46uzyxzyqj2xjonzllnv0v8?format=ipns-record`)).status).toBe(406)
+  })
+
+  it('tells remote clients what failed without the local paths in the store\'s errors', async () => {
+    const dir = '/var/lib/secret-store'
+    const other = await serveGateway({
+      get: async (cid) => {
+        if (cidText(cid) === cidText(fileCid)) throw new IntegrityError(`block ${cidText(cid)} in ${dir}/blocks is damaged`)
+        throw new NotFoundError(`block ${cidText(cid)} is not in the embedded store at ${dir}`)
+      },
+      has: async () => true,
+    }, { host: '127.0.0.1', port: 0 })
+    try {
+      const missing = 'bafkreie7754qk7fl56ebauawdgfuqqa3kdd7sotvuhsm6wbz3qin6ssw3a'
+      const notFound = await fetch(`${other.url}/ipfs/${missing}?format=raw`)
+      expect(notFound.status).toBe(404)
+      const text = await notFound.text()
+      expect(text).toContain(missing)
+      expect(text).not.toContain(dir)
+      const damaged = await fetch(`${other.url}/ipfs/${cidText(fileCid)}?format=raw`)
+      expect(damaged.status).toBe(500)
+      expect(await damaged.text()).not.toContain(dir)
+      const badCid = await fetch(`${other.url}/ipfs/not-a-cid?format=raw`)
+      expect(badCid.status).toBe(400)
+      expect(await badCid.text()).toContain('"not-a-cid" is not a CID')
+    } finally {
+      await other.close()
+    }
   })
 
   it('parses --listen', () => {
