@@ -1,50 +1,29 @@
 import type { CommandResult, GlobalOptions } from '../cli/globals.js'
 import { limitsFrom } from '../cli/limit-options.js'
 import { log } from '../cli/log.js'
+import { platformsFrom } from '../cli/platform-options.js'
 import { pullProgress } from '../cli/pull-progress.js'
-import { UsageError } from '../errors.js'
-import { cidText } from '../ipfs/cid.js'
-import { parsePullRef } from '../ipfs/ref.js'
-import { resolvePullRef } from '../ipfs/resolve.js'
-import { openIpfs } from '../ipfs/select.js'
 import { parseLocation } from '../oci/location.js'
-import { openImageSink, openImageSource } from '../oci/open.js'
-import { hostPlatform, parsePlatform, type PlatformSelection } from '../oci/platform.js'
-import type { ImageSource } from '../oci/store.js'
-import { IpfsImageSource } from '../oci/stores/ipfs.js'
 import { copyImage } from '../pull/copy.js'
+import { openImageSink, openImageSource } from '../stores/open.js'
+import { Closers } from '../util/closers.js'
 
-interface Options { platform?: string[]; allPlatforms: boolean; json: boolean }
-
+/** `ipcr image copy SRC DST`: any location to any writable one, every blob verified on the way. */
 export async function run(args: string[], opts: Record<string, unknown>, globals: GlobalOptions): Promise<CommandResult> {
-  const o = opts as unknown as Options
-  const from = parseLocation(args[0] ?? '')
-  const to = parseLocation(args[1] ?? '')
-  // Bad input is refused before kubo is reached, as rpull does.
-  const pullRef = from.kind === 'ipfs' ? parsePullRef(from.ref) : undefined
-  if (o.allPlatforms && o.platform?.length) throw new UsageError('--platform and --all-platforms cannot be used together')
-  const platforms: PlatformSelection = o.allPlatforms ? { all: true } : { all: false, only: o.platform?.length ? o.platform.map(parsePlatform) : [hostPlatform()] }
-
-  const closers: Array<() => Promise<void>> = []
+  const [from, to] = [parseLocation(args[0] ?? ''), parseLocation(args[1] ?? '')]
+  const platforms = platformsFrom(opts)
+  const limits = limitsFrom(opts)
+  const open = new Closers()
   try {
-    let source: ImageSource
-    if (pullRef) {
-      const { backend, note } = await openIpfs({ api: globals.ipfsApi, notify: log.info })
-      closers.push(() => backend.close())
-      log.info(note)
-      const resolved = await resolvePullRef(pullRef, backend, { timeoutMs: 60_000 })
-      source = new IpfsImageSource(resolved.cid, backend)
-    } else {
-      source = await openImageSource(from, globals)
-    }
-    closers.push(() => source.close())
-    const sink = await openImageSink(to, globals)
-    closers.push(() => sink.close())
+    const source = open.add(await openImageSource(from, { ...globals, notify: log.info }))
+    const sink = open.add(await openImageSink(to, globals))
     const progress = await pullProgress()
-    closers.push(async () => progress.stop())
-    const tree = await copyImage(source, sink, { platforms, limits: limitsFrom(opts), onFetch: (desc) => progress.onEvent({ type: 'fetch-start', desc }) })
-    return { text: '', json: { source: source.location, destination: sink.location, root: tree.root, ...(from.kind === 'ipfs' ? { cid: cidText((source as IpfsImageSource).rootCid) } : {}) } }
+    open.add({ close: () => progress.stop() })
+    const tree = await copyImage(source, sink, { platforms, limits, onFetch: (desc) => progress.onEvent({ type: 'fetch-start', desc }) })
+    // An IPFS source names itself by the root CID it resolved to: ipfs:<cid>.
+    const cid = source.location.startsWith('ipfs:') ? source.location.slice('ipfs:'.length) : undefined
+    return { text: '', json: { source: source.location, destination: sink.location, root: tree.root, ...(cid ? { cid } : {}) } }
   } finally {
-    for (const close of closers.reverse()) await close().catch(() => undefined)
+    await open.close()
   }
 }

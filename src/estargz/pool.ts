@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads'
 import { IntegrityError, IpcrError, UsageError } from '../errors.js'
 import type { ConvertedLayer, ConvertOptions } from './convert.js'
 import {
-  ChunkDigestMismatchError, EstargzFormatError, InvalidLayerError, NotEstargzError,
+  EstargzFormatError, InvalidLayerError, NotEstargzError,
   TocDigestMismatchError, TruncatedBlobError, UnsupportedTarEntryError,
 } from './errors.js'
 import type { ConvertReply, ConvertRequest } from './worker.js'

@@ -5,7 +5,7 @@ import { createIPNSRecord, marshalIPNSRecord, multihashToIPNSRoutingKey, unmarsh
 import { ipnsValidator } from 'ipns/validator'
 import { createHash } from 'node:crypto'
 import { NotFoundError, UsageError, IntegrityError } from '../errors.js'
-import { writeFileAtomic } from '../oci/stores/fs-util.js'
+import { writeFileAtomic } from '../util/fs-util.js'
 import { parseCid, type CID } from './cid.js'
 import { ipnsNameForRef } from './ipns-key.js'
 import type { IpnsService, Published, PublishRequest } from './ipns.js'

@@ -4,7 +4,8 @@ import { once } from '../util/once.js'
 import { parseCid, type CID } from './cid.js'
 import { deriveKey, pkcs8Pem } from './ipns-key.js'
 import type { IpnsService, Published, PublishRequest } from './ipns.js'
-import { KuboError, multipartFile, replyJson, type KuboClient } from './kubo.js'
+import type { KuboClient } from './kubo.js'
+import { KuboError, multipartFile, replyJson } from './kubo-rpc.js'
 
 /** IPNS through kubo's keystore and name system. */
 export class KuboIpns implements IpnsService {

@@ -1,6 +1,5 @@
 import http from 'node:http'
 import https from 'node:https'
-import { randomBytes } from 'node:crypto'
 import type { CID } from 'multiformats/cid'
 import { IntegrityError, IpcrError, UnavailableError } from '../errors.js'
 import { tee } from '../util/tee.js'
@@ -12,14 +11,15 @@ import { guardBody } from './http-body.js'
 import { keepAliveAgent } from './http-agent.js'
 import type { KuboGateway } from './kubo-gateway.js'
 import { kuboAddParams } from './profile.js'
+import { KuboError, multipartFile, replyJson, type KuboReply } from './kubo-rpc.js'
 
-/** kubo answered, but with an error of its own (bad argument, block not found, ...). */
-export class KuboError extends IpcrError {}
+// The RPC's wire helpers live in kubo-rpc.ts (kubo-ipns.ts uses them without loading this client).
+export { KuboError, multipartFile, replyJson, type KuboReply }
+
 
 /** kubo's add gave a CID other than ours: the repo's Import settings differ from the defaults. */
 export class CidMismatchError extends IpcrError {}
 
-export interface KuboReply { status: number; headers: http.IncomingHttpHeaders; body: AsyncIterable<Uint8Array>; trailers(): http.IncomingHttpHeaders }
 
 /**
  * A small kubo RPC client on node:http. Not fetch: undici buffers a streamed request body to replay
@@ -148,22 +148,6 @@ export class KuboClient implements IpfsBackend {
     this.agent.destroy()
     this.gateway?.close()
   }
-}
-
-/** A streamed multipart/form-data body holding one file, as kubo's commands that take a file expect. */
-export function multipartFile(bytes: AsyncIterable<Uint8Array>, filename = 'blob'): { body: AsyncIterable<Uint8Array>; contentType: string } {
-  const boundary = `ipcr-${randomBytes(12).toString('hex')}`
-  async function* body(): AsyncGenerator<Uint8Array> {
-    yield Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`)
-    yield* bytes
-    yield Buffer.from(`\r\n--${boundary}--\r\n`)
-  }
-  return { body: body(), contentType: `multipart/form-data; boundary=${boundary}` }
-}
-
-/** The whole reply of a non-streaming command, parsed as JSON. */
-export async function replyJson<T>(reply: KuboReply): Promise<T> {
-  return JSON.parse((await readAll(reply.body)).toString('utf8')) as T
 }
 
 /** kubo reports errors that happen after the reply started in an X-Stream-Error trailer. */

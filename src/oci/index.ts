@@ -1,7 +1,7 @@
 /**
- * The image model: descriptors, manifests, platforms, Go-compatible JSON, locations and the store
- * interfaces. Importing it loads no gRPC and no IPFS client: backends are opened through open.ts,
- * which loads each one only when used.
+ * The image model: descriptors, manifests, platforms, Go-compatible JSON, locations, references,
+ * limits and the source and sink interfaces with the wrappers that verify them. It imports no
+ * backend: those are siblings under src/stores/ (ipcr/stores), opened by one open().
  */
 export * from './media-types.js'
 export * from './descriptor.js'
@@ -13,6 +13,5 @@ export * from './manifest.js'
 export * from './location.js'
 export * from './reference.js'
 export * from './store.js'
-export { openImageSource, openImageSink, type ContainerdTarget } from './open.js'
-export { OciLayout } from './stores/oci-layout.js'
-export { DockerArchive } from './stores/docker-archive.js'
+export * from './limits.js'
+export * from './verified.js'

@@ -9,15 +9,27 @@ export interface ImageSource {
   readonly location: string
   /** The descriptor the location names: an index or a single manifest. */
   root(): Promise<Descriptor>
-  /** A blob's raw bytes. Callers verify them against the descriptor (verifyStream). */
+  /**
+   * A blob's bytes. A backend hands them out as stored; wrapped by verifiedSource (as open() and
+   * every walk wraps sources) they are checked against the descriptor as they stream.
+   */
   blob(desc: Descriptor): AsyncIterable<Uint8Array>
   close(): Promise<void>
+}
+
+/**
+ * Optional on a source that can start a blob part-way (IPFS): the bytes from `offset` on, NOT
+ * verified, since a hash needs the whole. Only for a consumer that checks the whole blob itself,
+ * as containerd does when it commits an ingest that was resumed.
+ */
+export interface RangeReader {
+  blobFrom(desc: Descriptor, offset: number): AsyncIterable<Uint8Array>
 }
 
 /** Where images go when they are not pushed to IPFS (image copy, image convert). */
 export interface ImageSink {
   readonly location: string
-  /** Store a blob; must verify digest and size and be a no-op when the blob is already there. */
+  /** Store a blob, a no-op when it is there already. Wrapped by verifiedSink, a mismatch fails the put. */
   putBlob(desc: Descriptor, bytes: AsyncIterable<Uint8Array>): Promise<void>
   /** Record the image under its name once every blob it references is stored. */
   tag(root: Descriptor): Promise<void>

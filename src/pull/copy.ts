@@ -1,8 +1,8 @@
 import type { Descriptor } from '../oci/descriptor.js'
 import type { ImageLimits } from '../oci/limits.js'
-import { verifyStream } from '../oci/digest.js'
 import type { PlatformSelection } from '../oci/platform.js'
 import type { ImageSink, ImageSource } from '../oci/store.js'
+import { verifiedSink, verifiedSource } from '../oci/verified.js'
 import { limit } from '../util/limit.js'
 import { once } from '../util/once.js'
 import { readImageTree, type ImageTree } from './tree.js'
@@ -19,7 +19,9 @@ export interface CopyOptions {
  * then configs, manifests and indexes, children before parents, and the name last, so an
  * interrupted copy never leaves a name pointing at a half-copied image.
  */
-export async function copyImage(source: ImageSource, sink: ImageSink, options: CopyOptions): Promise<ImageTree> {
+export async function copyImage(from: ImageSource, to: ImageSink, options: CopyOptions): Promise<ImageTree> {
+  const source = verifiedSource(from)
+  const sink = verifiedSink(to)
   const root = await source.root()
   const tree = await readImageTree(source, root, { platforms: options.platforms, one: !options.platforms.all, onFetch: options.onFetch, ...(options.limits ? { limits: options.limits } : {}) })
   const run = limit(options.concurrency ?? 4)
@@ -27,7 +29,7 @@ export async function copyImage(source: ImageSource, sink: ImageSink, options: C
   const layers = tree.images.flatMap((img) => img.layers).filter((l) => !seen.has(l.digest) && seen.add(l.digest))
   await Promise.all(layers.map((layer) => run(async () => {
     options.onFetch?.(layer)
-    await sink.putBlob(layer, verifyStream(layer, source.blob(layer)))
+    await sink.putBlob(layer, source.blob(layer))
   })))
   for (const { desc, bytes } of tree.json) await sink.putBlob(desc, once(bytes))
   await sink.tag(root)

@@ -7,7 +7,7 @@ import { cidText, type CID } from '../ipfs/cid.js'
 import type { Descriptor } from '../oci/descriptor.js'
 import type { ImageLimits } from '../oci/limits.js'
 import type { PlatformSelection } from '../oci/platform.js'
-import { IpfsImageSource } from '../oci/stores/ipfs.js'
+import { IpfsImageSource } from '../stores/ipfs.js'
 import { onInterrupt } from '../util/interrupt.js'
 import { limit } from '../util/limit.js'
 import { adoptAbandonedPulls, pullLeaseLabels } from './abandoned-leases.js'
@@ -93,7 +93,7 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
           // content.write hashes what it streams against the descriptor (and containerd checks again
           // on commit). A rerun resumes an interrupted ingest at the offset containerd reports.
           const written = await c.content.write(layer, (offset: number) =>
-            counted(source.blob(layer, offset), (n) => { seen = offset + n; emit({ type: 'fetch-progress', desc: layer, bytes: seen }) }))
+            counted(source.blobFrom(layer, offset), (n) => { seen = offset + n; emit({ type: 'fetch-progress', desc: layer, bytes: seen }) }))
           if (written.written && written.resumedAt > 0) emit({ type: 'fetch-resumed', desc: layer, offset: written.resumedAt })
           emit({ type: 'fetch-done', desc: layer })
         }))

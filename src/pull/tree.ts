@@ -1,11 +1,12 @@
 import { NotFoundError } from '../errors.js'
-import { type Descriptor, shortDigest } from '../oci/descriptor.js'
-import { readAll, verifyStream } from '../oci/digest.js'
+import type { Descriptor } from '../oci/descriptor.js'
+import { readAll } from '../oci/digest.js'
 import { parseIndex, parseManifest, type Manifest } from '../oci/manifest.js'
 import { checkJsonSize, checkLayerCount, defaultLimits, type ImageLimits } from '../oci/limits.js'
 import { isIndex, isManifest } from '../oci/media-types.js'
 import { describeSelection, formatPlatform, selectsPlatform, platformMatches, type PlatformSelection } from '../oci/platform.js'
 import type { ImageSource } from '../oci/store.js'
+import { verifiedSource } from '../oci/verified.js'
 
 /** One platform's image: its manifest, parsed, and the config bytes. */
 export interface PlatformImage {
@@ -34,7 +35,8 @@ export interface TreeOptions {
 }
 
 /** Read an image top-down: root -> index -> manifest(s) for the platform -> config. */
-export async function readImageTree(source: ImageSource, root: Descriptor, options: TreeOptions): Promise<ImageTree> {
+export async function readImageTree(given: ImageSource, root: Descriptor, options: TreeOptions): Promise<ImageTree> {
+  const source = verifiedSource(given)
   const json: ImageTree['json'] = []
   const images: PlatformImage[] = []
 
@@ -43,7 +45,7 @@ export async function readImageTree(source: ImageSource, root: Descriptor, optio
   async function fetch(desc: Descriptor, kind: 'manifest' | 'config'): Promise<Buffer> {
     checkJsonSize(desc, kind, limits)
     options.onFetch?.(desc)
-    return readAll(verifyStream(desc, source.blob(desc), `${shortDigest(desc)} (${desc.mediaType})`))
+    return readAll(source.blob(desc))
   }
 
   async function visit(desc: Descriptor): Promise<void> {

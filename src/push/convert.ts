@@ -1,5 +1,6 @@
 import type { Descriptor } from '../oci/descriptor.js'
 import type { ImageSink, ImageSource } from '../oci/store.js'
+import { verifiedSink } from '../oci/verified.js'
 import { rewriteImage, type PushOptions, type RewriteResult } from './push.js'
 
 /**
@@ -7,7 +8,8 @@ import { rewriteImage, type PushOptions, type RewriteResult } from './push.js'
  * but blobs go to an image sink and no URLs are added. The name is written last, so a failed
  * conversion leaves the destination's tags as they were.
  */
-export async function convertImage(source: ImageSource, sink: ImageSink, options: PushOptions): Promise<RewriteResult> {
+export async function convertImage(source: ImageSource, to: ImageSink, options: PushOptions): Promise<RewriteResult> {
+  const sink = verifiedSink(to)
   const result = await rewriteImage(source, {
     async put(desc: Descriptor, bytes: AsyncIterable<Uint8Array>) {
       await sink.putBlob(desc, bytes)

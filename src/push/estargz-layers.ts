@@ -1,11 +1,11 @@
 import { join } from 'node:path'
 import { IpcrError, withContext } from '../errors.js'
 import type { EstargzPool, ConvertOptions } from '../estargz/index.js'
-import { type Descriptor, shortDigest } from '../oci/descriptor.js'
+import type { Descriptor } from '../oci/descriptor.js'
 import { verifyStream } from '../oci/digest.js'
 import { defaultLimits, layerRatioFloor, maxExpandedSize, type ImageLimits } from '../oci/limits.js'
 import { isLayer, MediaType } from '../oci/media-types.js'
-import { readRange, writeFileAtomic } from '../oci/stores/fs-util.js'
+import { readRange, writeFileAtomic } from '../util/fs-util.js'
 import { rm } from 'node:fs/promises'
 import { hasConversionCache, type ImageSource, type StoredConversion } from '../oci/store.js'
 import { createHash } from 'node:crypto'
@@ -78,7 +78,7 @@ export function estargzConverter(pool: EstargzPool, options: ConvertOptions = {}
     const { path: dir, remove: release } = await scratch('convert')
     try {
       const input = join(dir, 'source')
-      await writeFileAtomic(input, verifyStream(layer, source.blob(layer), shortDigest(layer))).catch((err: unknown) => { throw scratchFailure(err, dir) })
+      await writeFileAtomic(input, source.blob(layer)).catch((err: unknown) => { throw scratchFailure(err, dir) })
       const out = await withContext(`converting layer ${layer.digest} to eStargz`, () =>
         pool.convertFile(input, { ...options, spoolLimits: spoolLimitsFor(layer, limits) }, dir).catch((err: unknown) => { throw scratchFailure(err, dir) }))
       await rm(input, { force: true })
@@ -87,7 +87,8 @@ export function estargzConverter(pool: EstargzPool, options: ConvertOptions = {}
         annotations: { [TocDigestAnnotation]: out.tocDigest, [UncompressedSizeAnnotation]: String(out.uncompressedSize) },
       }
       if (hasConversionCache(source)) await source.storeConverted(layer, key, stored, readRange(out.path))
-      return { desc: describe(stored), bytes: () => readRange(out.path), newDiffId: out.diffId, release, reused: false }
+      // Checked again as it is read back: the file sat on disk since the writer hashed it.
+      return { desc: describe(stored), bytes: () => verifyStream(describe(stored), readRange(out.path)), newDiffId: out.diffId, release, reused: false }
     } catch (err) {
       await release()
       throw err

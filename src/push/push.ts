@@ -1,13 +1,14 @@
 import { NotFoundError, withContext } from '../errors.js'
 import type { IpfsBackend } from '../ipfs/backend.js'
 import { cidText } from '../ipfs/cid.js'
-import { type Descriptor, shortDigest } from '../oci/descriptor.js'
-import { readAll, sha256Digest, verifyStream } from '../oci/digest.js'
+import type { Descriptor } from '../oci/descriptor.js'
+import { readAll, sha256Digest } from '../oci/digest.js'
 import { marshalDescriptor, marshalIndex, marshalManifest, parseIndex, parseManifest, type Manifest } from '../oci/manifest.js'
 import { checkJsonSize, checkLayerCount, defaultLimits, type ImageLimits } from '../oci/limits.js'
 import { isIndex, isManifest, toOciMediaType } from '../oci/media-types.js'
 import { describeSelection, formatPlatform, selectsPlatform, type PlatformSelection } from '../oci/platform.js'
 import type { ImageSource } from '../oci/store.js'
+import { verifiedSource } from '../oci/verified.js'
 import { diffIdsOf } from '../pull/chain.js'
 import { limit } from '../util/limit.js'
 import { once } from '../util/once.js'
@@ -80,7 +81,8 @@ export async function pushImage(source: ImageSource, ipfs: IpfsBackend, options:
  * config first, then each manifest re-serialised with its rewritten children, then indexes.
  * Docker media types become OCI ones; each stored blob's descriptor takes the target's URLs.
  */
-export async function rewriteImage(source: ImageSource, target: RewriteTarget, options: PushOptions): Promise<RewriteResult> {
+export async function rewriteImage(given: ImageSource, target: RewriteTarget, options: PushOptions): Promise<RewriteResult> {
+  const source = verifiedSource(given)
   const emit = options.onEvent ?? (() => undefined)
   const run = limit(options.concurrency ?? 4)
   const added = new Map<string, Promise<string[] | undefined>>()
@@ -97,7 +99,7 @@ export async function rewriteImage(source: ImageSource, target: RewriteTarget, o
         emit({ type: 'blob-start', desc: shown })
         let seen = 0
         async function* counted(): AsyncGenerator<Uint8Array> {
-          for await (const chunk of verifyStream(desc, bytes(), `${shortDigest(desc)} (${desc.mediaType})`)) {
+          for await (const chunk of bytes()) {
             seen += chunk.byteLength
             emit({ type: 'blob-progress', desc: shown, bytes: seen })
             yield chunk
@@ -120,7 +122,7 @@ export async function rewriteImage(source: ImageSource, target: RewriteTarget, o
 
   async function readJson(desc: Descriptor, kind: 'manifest' | 'config'): Promise<Buffer> {
     checkJsonSize(desc, kind, limits)
-    return readAll(verifyStream(desc, source.blob(desc), `${shortDigest(desc)} (${desc.mediaType})`))
+    return readAll(source.blob(desc))
   }
 
   async function addJson(desc: Descriptor, json: string): Promise<Descriptor> {

@@ -4,7 +4,7 @@ import { IntegrityError, NotFoundError } from '../errors.js'
 import type { Descriptor } from '../oci/descriptor.js'
 import type { Digest } from '../oci/digest.js'
 import { hostPlatform, type Platform } from '../oci/platform.js'
-import { ContainerdImageStore } from '../oci/stores/containerd.js'
+import { ContainerdImageStore } from '../stores/containerd.js'
 import { chainIds, diffIdsOf } from '../pull/chain.js'
 import { readImageTree } from '../pull/tree.js'
 

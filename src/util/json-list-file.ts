@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { writeFileAtomic } from '../oci/stores/fs-util.js'
+import { writeFileAtomic } from './fs-util.js'
 import { withFileLock } from './file-lock.js'
 
 /**

@@ -9,7 +9,7 @@ import { ContainerdClient, uncompressedLabel } from '../../src/containerd/index.
 import { readAll, sha256Digest, type Digest } from '../../src/oci/digest.js'
 import type { Descriptor } from '../../src/oci/descriptor.js'
 import { MediaType } from '../../src/oci/media-types.js'
-import { ContainerdImageStore } from '../../src/oci/stores/containerd.js'
+import { ContainerdImageStore } from '../../src/stores/containerd.js'
 import { rigEnv } from '../support/rig.js'
 
 // Runs against the real containerd the rig starts (test/support/rig.ts exports CONTAINERD_ADDRESS).

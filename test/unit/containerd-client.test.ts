@@ -11,7 +11,7 @@ import { NotFoundError } from '../../src/errors.js'
 import { ContainerdClient } from '../../src/containerd/index.js'
 import { protoDir } from '../../src/containerd/protos.js'
 import { readAll, sha256Digest } from '../../src/oci/digest.js'
-import { ContainerdImageStore } from '../../src/oci/stores/containerd.js'
+import { ContainerdImageStore } from '../../src/stores/containerd.js'
 
 // A stand-in containerd on a private unix socket: it records the metadata each call carries.
 type Unary = (call: ServerUnaryCall<Record<string, unknown>, unknown>, done: sendUnaryData<unknown>) => void

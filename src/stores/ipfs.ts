@@ -1,11 +1,11 @@
-import { IntegrityError, NotFoundError, UnavailableError, UsageError } from '../../errors.js'
-import { failOnStall } from '../../util/stall.js'
-import type { IpfsBackend } from '../../ipfs/backend.js'
-import { cidText, parseCid, type CID } from '../../ipfs/cid.js'
-import { type Descriptor, ipfsUrlOf } from '../descriptor.js'
-import { readAll } from '../digest.js'
-import { parseDescriptorJson } from '../manifest.js'
-import type { ImageSource } from '../store.js'
+import { IntegrityError, NotFoundError, UnavailableError, UsageError } from '../errors.js'
+import { failOnStall } from '../util/stall.js'
+import type { IpfsBackend } from '../ipfs/backend.js'
+import { cidText, parseCid, type CID } from '../ipfs/cid.js'
+import { type Descriptor, ipfsUrlOf } from '../oci/descriptor.js'
+import { readAll } from '../oci/digest.js'
+import { parseDescriptorJson } from '../oci/manifest.js'
+import type { ImageSource, RangeReader } from '../oci/store.js'
 
 /** A root descriptor is a few hundred bytes; anything much larger is not one. */
 const maxRootSize = 64 << 10
@@ -14,11 +14,14 @@ const maxRootSize = 64 << 10
  * An IPFS-enabled image, named by the CID of its root descriptor. Every blob is fetched through
  * the `ipfs://` URL of its descriptor and nothing else: an image cannot make us fetch from http://.
  */
-export class IpfsImageSource implements ImageSource {
+export class IpfsImageSource implements ImageSource, RangeReader {
   readonly location: string
 
-  /** `stallMs`: fail a blob read that receives nothing for this long (none by default). */
-  constructor(readonly rootCid: CID, private readonly ipfs: IpfsBackend, private readonly stallMs?: number) {
+  /**
+   * `stallMs`: fail a blob read that receives nothing for this long (none by default). `ownsBackend`:
+   * close() closes the backend too (a source opened from a location); otherwise it is the caller's.
+   */
+  constructor(readonly rootCid: CID, private readonly ipfs: IpfsBackend, private readonly stallMs?: number, private readonly ownsBackend = false) {
     this.location = `ipfs:${cidText(rootCid)}`
   }
 
@@ -35,7 +38,11 @@ export class IpfsImageSource implements ImageSource {
     return desc
   }
 
-  blob(desc: Descriptor, offset = 0): AsyncIterable<Uint8Array> {
+  blob(desc: Descriptor): AsyncIterable<Uint8Array> {
+    return this.blobFrom(desc, 0)
+  }
+
+  blobFrom(desc: Descriptor, offset: number): AsyncIterable<Uint8Array> {
     const cid = cidOfDescriptor(desc)
     const bytes = this.ipfs.cat(cid, offset > 0 ? { offset } : {})
     const guarded = this.stallMs === undefined ? bytes : failOnStall(bytes, this.stallMs, () => new UnavailableError(
@@ -44,7 +51,28 @@ export class IpfsImageSource implements ImageSource {
     return limited(guarded, desc.size - offset, desc.digest)
   }
 
-  async close(): Promise<void> { /* the backend belongs to the caller */ }
+  async close(): Promise<void> {
+    if (this.ownsBackend) await this.ipfs.close()
+  }
+}
+
+/**
+ * `ipfs:` + a root CID (any spelling rpull takes), an IPNS name or an image reference: parsed
+ * before any daemon is reached, then resolved through the IPFS ipcr would use for a pull. The
+ * source owns the backend it opened.
+ */
+export async function openIpfsImage(ref: string, o: { ipfsApi?: string | undefined; notify?: (line: string) => void; resolveTimeoutMs?: number }): Promise<IpfsImageSource> {
+  const [{ parsePullRef }, { resolvePullRef }, { openIpfs }] = await Promise.all([import('../ipfs/ref.js'), import('../ipfs/resolve.js'), import('../ipfs/select.js')])
+  const parsed = parsePullRef(ref)
+  const { backend, note } = await openIpfs({ api: o.ipfsApi, ...(o.notify ? { notify: o.notify } : {}) })
+  o.notify?.(note)
+  try {
+    const resolved = await resolvePullRef(parsed, backend, { timeoutMs: o.resolveTimeoutMs ?? 60_000 })
+    return new IpfsImageSource(resolved.cid, backend, undefined, true)
+  } catch (err) {
+    await backend.close()
+    throw err
+  }
 }
 
 /** The CID in a descriptor's ipfs:// URL; any other URL scheme is refused, never followed. */

@@ -1,14 +1,14 @@
-import { NotFoundError } from '../../errors.js'
-import type { ContainerdClient, ConnectOptions, LeaseHandle } from '../../containerd/client.js'
-import { ContainerdClient as Client } from '../../containerd/client.js'
-import { childGcLabels, childrenOf } from '../../containerd/gc-labels.js'
-import type { LeaseOptions } from '../../containerd/lease-options.js'
-import type { BlobBytes, WriteResult } from '../../containerd/content-write.js'
-import type { Descriptor } from '../descriptor.js'
-import { isDigest, readAll, verifyStream } from '../digest.js'
-import { isIndex, isManifest } from '../media-types.js'
-import type { ConversionCache, ImageSink, ImageSource, StoredConversion } from '../store.js'
-import { uncompressedLabel } from '../../containerd/gc-labels.js'
+import { NotFoundError } from '../errors.js'
+import type { ContainerdClient, ConnectOptions, LeaseHandle } from '../containerd/client.js'
+import { ContainerdClient as Client } from '../containerd/client.js'
+import { childGcLabels, childrenOf } from '../containerd/gc-labels.js'
+import type { LeaseOptions } from '../containerd/lease-options.js'
+import type { BlobBytes, WriteResult } from '../containerd/content-write.js'
+import type { Descriptor } from '../oci/descriptor.js'
+import { isDigest, readAll } from '../oci/digest.js'
+import { isIndex, isManifest } from '../oci/media-types.js'
+import type { ConversionCache, ImageSink, ImageSource, StoredConversion } from '../oci/store.js'
+import { uncompressedLabel } from '../containerd/gc-labels.js'
 
 export interface ContainerdImageStoreOptions {
   /** The store's own lease, made on the first write (ignored when the client is already in a lease). */
@@ -53,7 +53,7 @@ export class ContainerdImageStore implements ImageSource, ImageSink, ConversionC
   /** Indexes and manifests get containerd's gc.ref labels for their children, as a pull would give them. */
   async putBlob(desc: Descriptor, bytes: AsyncIterable<Uint8Array>): Promise<void> {
     if (isManifest(desc.mediaType) || isIndex(desc.mediaType)) {
-      const json = await readAll(verifyStream(desc, bytes))
+      const json = await readAll(bytes)
       await this.writeBlob(desc, json, { labels: childGcLabels(childrenOf(desc.mediaType, JSON.parse(json.toString('utf8')))) })
       return
     }

@@ -1,12 +1,12 @@
 import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { IntegrityError, NotFoundError, UsageError } from '../../errors.js'
-import type { Descriptor } from '../descriptor.js'
-import { digestHex, verifyStream } from '../digest.js'
-import { parseIndex, marshalIndex, type Index } from '../manifest.js'
-import { MediaType } from '../media-types.js'
-import type { ImageSink, ImageSource } from '../store.js'
-import { readRange, writeFileAtomic } from './fs-util.js'
+import { IntegrityError, NotFoundError, UsageError } from '../errors.js'
+import type { Descriptor } from '../oci/descriptor.js'
+import { digestHex } from '../oci/digest.js'
+import { parseIndex, marshalIndex, type Index } from '../oci/manifest.js'
+import { MediaType } from '../oci/media-types.js'
+import type { ImageSink, ImageSource } from '../oci/store.js'
+import { readRange, writeFileAtomic } from '../util/fs-util.js'
 
 const refNameKey = 'org.opencontainers.image.ref.name'
 const imageNameKey = 'io.containerd.image.name'
@@ -76,7 +76,7 @@ export class OciLayout implements ImageSource, ImageSink {
     const path = this.blobPath(d)
     const have = await stat(path).then((s) => s.size === d.size, () => false)
     if (have) { for await (const _ of bytes) { /* drain the producer */ } return }
-    await writeFileAtomic(path, verifyStream(d, bytes))
+    await writeFileAtomic(path, bytes)
   }
 
   /** Point the tag at `root` in index.json (replacing an entry with the same tag), creating the layout if new. */

@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises'
 import { posix } from 'node:path'
-import { IntegrityError } from '../../errors.js'
+import { IntegrityError } from '../errors.js'
 
 export interface TarEntry {
   name: string

@@ -1,0 +1,7 @@
+/**
+ * Image locations as sibling backends behind one open(): containerd's image store, OCI layouts,
+ * docker archives and IPFS. Each loads only when a location of its kind is opened.
+ */
+export { openImageSource, openImageSink, type OpenContext, type ContainerdTarget } from './open.js'
+export { OciLayout } from './oci-layout.js'
+export { DockerArchive } from './docker-archive.js'

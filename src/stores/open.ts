@@ -1,0 +1,63 @@
+import { UsageError } from '../errors.js'
+import type { ImageLocation } from '../oci/location.js'
+import type { ImageSink, ImageSource } from '../oci/store.js'
+import { verifiedSink, verifiedSource } from '../oci/verified.js'
+
+/** What opening a location may need: containerd (as ctr is told), kubo (else the embedded store). */
+export interface OpenContext {
+  address: string
+  namespace: string
+  /** --ipfs-api; without it the repo's api file, else the embedded store. */
+  ipfsApi?: string | undefined
+  /** Told which IPFS is used and when reads change path (for stderr). */
+  notify?: (line: string) => void
+  /** How long an `ipfs:` reference may take to resolve; 60 s by default. */
+  resolveTimeoutMs?: number
+}
+
+/** @deprecated the old name of OpenContext, kept for library users. */
+export type ContainerdTarget = Pick<OpenContext, 'address' | 'namespace'>
+
+/**
+ * Open any location for reading: containerd, an OCI layout, a docker archive or `ipfs:CID|REF`.
+ * Each backend loads only when used (reading a layout never loads gRPC or the kubo client), and
+ * every source comes back wrapped so that each blob is checked against its descriptor.
+ */
+export async function openImageSource(loc: ImageLocation, ctx: OpenContext): Promise<ImageSource> {
+  switch (loc.kind) {
+    case 'oci-layout': {
+      const { OciLayout } = await import('./oci-layout.js')
+      return verifiedSource(new OciLayout(loc.dir, loc.tag))
+    }
+    case 'docker-archive': {
+      const { DockerArchive } = await import('./docker-archive.js')
+      return verifiedSource(new DockerArchive(loc.file, loc.ref))
+    }
+    case 'containerd': {
+      const { ContainerdImageStore } = await import('./containerd.js')
+      return verifiedSource(await ContainerdImageStore.open(loc.name, ctx))
+    }
+    case 'ipfs': {
+      const { openIpfsImage } = await import('./ipfs.js')
+      return verifiedSource(await openIpfsImage(loc.ref, ctx))
+    }
+  }
+}
+
+/** Open a location for writing (image copy, image convert); every blob put is checked first. */
+export async function openImageSink(loc: ImageLocation, ctx: OpenContext): Promise<ImageSink> {
+  switch (loc.kind) {
+    case 'oci-layout': {
+      const { OciLayout } = await import('./oci-layout.js')
+      return verifiedSink(new OciLayout(loc.dir, loc.tag))
+    }
+    case 'containerd': {
+      const { ContainerdImageStore } = await import('./containerd.js')
+      return verifiedSink(await ContainerdImageStore.open(loc.name, ctx))
+    }
+    case 'docker-archive':
+      throw new UsageError(`docker-archive:${loc.file} is read-only; write to oci-layout:DIR[:TAG] or a containerd image name`)
+    case 'ipfs':
+      throw new UsageError('to write to IPFS use `ipcr image ipfs-push`')
+  }
+}
