@@ -1,2 +1,2 @@
-// The CLI entry point bin/ipcr loads; the program itself is in cli/program.ts.
-export { main } from './cli/program.js'
+// The CLI entry point bin/ipcr loads; main is in cli/main.ts, the commands in cli/program.ts.
+export { main } from './cli/main.js'

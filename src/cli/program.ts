@@ -1,42 +1,13 @@
-import { Command, CommanderError, Option } from 'commander'
-import { IpcrError, UsageError } from '../errors.js'
+import { Command, Option } from 'commander'
 import { addEstargzOptions } from './estargz-options.js'
-import { stopCleanlyOnSignals } from './interrupt.js'
+import { lazy } from './lazy-action.js'
 import { addLimitOptions, allLimits, jsonLimits } from './limit-options.js'
-import type { CommandResult, GlobalOptions } from './globals.js'
-import { log } from './log.js'
-
-type Run = (args: string[], opts: Record<string, unknown>, globals: GlobalOptions) => Promise<CommandResult>
+import { collect, parseBool } from './option-parsers.js'
 
 /**
- * Lazy-load a command module when (and only when) it runs, so `ipcr --help` stays fast. Signals
- * stop a command cleanly (cli/interrupt.ts) unless it handles them itself (`ownSignals`).
+ * Every command, its flags and help, and which module runs it (loaded only when it runs).
+ * Registration only: running a command is lazy-action.ts, the top-level catch is main.ts.
  */
-function lazy(load: () => Promise<{ run: Run }>, o: { ownSignals?: boolean } = {}) {
-  return async function (this: Command, ...params: unknown[]): Promise<void> {
-    const cmd = params[params.length - 1] as Command
-    const opts = cmd.opts()
-    const globals = cmd.optsWithGlobals() as unknown as GlobalOptions
-    log.debugEnabled = globals.debug
-    if (o.ownSignals !== true) stopCleanlyOnSignals()
-    const { run } = await load()
-    const result = await run(cmd.args, opts, globals)
-    if (opts.json === true && result.json !== undefined) process.stdout.write(`${JSON.stringify(result.json, null, 2)}\n`)
-    else if (result.text !== undefined && result.text !== '') process.stdout.write(result.text.endsWith('\n') ? result.text : `${result.text}\n`)
-    if (result.exitCode !== undefined) process.exitCode = result.exitCode
-  }
-}
-
-function parseBool(name: string) {
-  return (value: string | undefined): boolean => {
-    if (value === undefined || value === 'true' || value === '1') return true
-    if (value === 'false' || value === '0') return false
-    throw new UsageError(`--${name} takes true or false, not "${value}"`)
-  }
-}
-
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
-
 export function buildProgram(): Command {
   const program = new Command('ipcr')
     .description('Move OCI container images through IPFS: push, pull lazily and run them with containerd')
@@ -226,28 +197,4 @@ export function buildProgram(): Command {
     .action(lazy(() => import('../commands/task-ls.js')))
 
   return program
-}
-
-/** Run the CLI; resolves to the exit code. Every failure becomes one line on stderr. */
-export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram()
-  try {
-    await program.parseAsync(argv)
-    return typeof process.exitCode === 'number' ? process.exitCode : 0
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      // --help and --version "fail" with exit code 0; real usage errors were already printed by commander.
-      return err.exitCode === 0 ? 0 : 2
-    }
-    const debug = argv.includes('--debug')
-    if (err instanceof IpcrError) {
-      process.stderr.write(`ipcr: ${err.message}\n`)
-      if (debug && err.stack) process.stderr.write(`${err.stack}\n`)
-      return err.exitCode
-    }
-    const e = err as Error
-    process.stderr.write(`ipcr: unexpected error: ${e?.message ?? String(err)}${debug ? '' : ' (run with --debug for details)'}\n`)
-    if (debug && e?.stack) process.stderr.write(`${e.stack}\n`)
-    return 1
-  }
 }

@@ -10,7 +10,7 @@ function short(digest: string): string {
  * Off a terminal: one `fetching sha256:xxxxxxxx... <media type>` line per blob, as ctr-remote prints.
  * On a terminal: the same lines persist above a spinner showing bytes and speed of the blobs in flight.
  */
-export async function pullProgress(stream: NodeJS.WriteStream = process.stderr): Promise<{ onEvent(e: PullEvent): void; stop(): void }> {
+export async function pullProgress(stream: NodeJS.WriteStream = process.stderr): Promise<{ onEvent(e: PullEvent): void; note(line: string): void; stop(): void }> {
   const line = (e: PullEvent): string | undefined => {
     switch (e.type) {
       case 'fetch-start': return `fetching ${short(e.desc.digest)} ${e.desc.mediaType}`
@@ -20,7 +20,7 @@ export async function pullProgress(stream: NodeJS.WriteStream = process.stderr):
     }
   }
   if (!isLiveTerminal(stream)) {
-    return { onEvent(e) { const l = line(e); if (l) stream.write(`${l}\n`) }, stop() {} }
+    return { onEvent(e) { const l = line(e); if (l) stream.write(`${l}\n`) }, note(l) { stream.write(`${l}\n`) }, stop() {} }
   }
   const { default: ora } = await import('ora')
   const spinner = ora({ stream, text: 'pulling' }).start()
@@ -36,6 +36,12 @@ export async function pullProgress(stream: NodeJS.WriteStream = process.stderr):
         const secs = Math.max(0.001, (Date.now() - a.start) / 1000)
         return `${d.slice(7, 15)} ${(a.bytes / 2 ** 20).toFixed(1)}/${(a.size / 2 ** 20).toFixed(1)} MiB ${(a.bytes / 2 ** 20 / secs).toFixed(1)} MiB/s`
       }).join('  ') || 'unpacking'
+    },
+    /** A line said while the spinner runs: persisted above it, the spinner going on below. */
+    note(l) {
+      const spinning = spinner.isSpinning
+      spinner.stopAndPersist({ symbol: ' ', text: l })
+      if (spinning) spinner.start()
     },
     stop() { spinner.stop() },
   }

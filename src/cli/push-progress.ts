@@ -11,13 +11,14 @@ function mib(n: number): string {
  * Renders push events: on a terminal a live spinner naming the blobs in flight with their bytes,
  * persisting one line per finished blob; otherwise one plain line per blob, for logs and CI.
  */
-export async function pushProgress(stream: NodeJS.WriteStream = process.stderr): Promise<{ onEvent(e: PushEvent): void; stop(): void }> {
+export async function pushProgress(stream: NodeJS.WriteStream = process.stderr): Promise<{ onEvent(e: PushEvent): void; note(line: string): void; stop(): void }> {
   if (!isLiveTerminal(stream)) {
     return {
       onEvent(e) {
         if (e.type === 'layer-converted') stream.write(`${e.reused ? 'reused the eStargz conversion of' : 'converted'} ${shortDigest(e.from)}... to eStargz ${shortDigest(e.to)}...\n`)
         if (e.type === 'blob-done') stream.write(`${e.cid ? 'added' : 'wrote'} ${shortDigest(e.desc)}... ${e.desc.mediaType}${e.cid ? ` ipfs://${e.cid}` : ''}\n`)
       },
+      note(line) { stream.write(`${line}\n`) },
       stop() { /* nothing live */ },
     }
   }
@@ -45,6 +46,12 @@ export async function pushProgress(stream: NodeJS.WriteStream = process.stderr):
         spinner.start()
       }
       render()
+    },
+    /** A line said while the spinner runs: persisted above it, the spinner going on below. */
+    note(line) {
+      const spinning = spinner.isSpinning
+      spinner.stopAndPersist({ symbol: ' ', text: line })
+      if (spinning) spinner.start()
     },
     stop() { spinner.stop() },
   }

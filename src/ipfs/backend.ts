@@ -14,5 +14,17 @@ export interface IpfsBackend {
   cat(cid: CID, options?: { offset?: number; length?: number; signal?: AbortSignal }): AsyncIterable<Uint8Array>
   /** IPNS on this backend; loaded on first use (it pulls in the signing code). */
   ipns(): Promise<IpnsService>
+  /** Present on a node that keeps what it pins and serves it to its peers (kubo); absent elsewhere. */
+  readonly pinning?: Pinning
   close(): Promise<void>
+}
+
+/** Pins on one IPFS node, by CID text; "pin" is recursive throughout. */
+export interface Pinning {
+  /** The node's peer ID: API addresses change between restarts, the node does not. */
+  peerId(): Promise<string>
+  isPinned(cid: string): Promise<boolean>
+  pin(cids: readonly string[]): Promise<void>
+  /** Unpinning what is not pinned (someone unpinned it already) is not an error. */
+  unpin(cids: readonly string[]): Promise<void>
 }

@@ -3,7 +3,8 @@ import https from 'node:https'
 import type { CID } from 'multiformats/cid'
 import { IntegrityError, IpcrError, UnavailableError } from '../errors.js'
 import { tee } from '../util/tee.js'
-import type { IpfsBackend } from './backend.js'
+import type { IpfsBackend, Pinning } from './backend.js'
+import { kuboPinning } from './kubo-pins.js'
 import type { IpnsService } from './ipns.js'
 import { cidOf, cidText, parseCid } from './cid.js'
 import { readAll } from '../oci/digest.js'
@@ -27,6 +28,7 @@ export class CidMismatchError extends IpcrError {}
  */
 export class KuboClient implements IpfsBackend {
   readonly description: string
+  readonly pinning: Pinning = kuboPinning((cmd, args) => this.call(cmd, args))
   private readonly agent: http.Agent
 
   /** `gateway`: the same node's HTTP gateway, which reads go through first (kubo-gateway.ts). */

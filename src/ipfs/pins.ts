@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { JsonListFile } from '../util/json-list-file.js'
-import { KuboError, replyJson, type KuboClient } from './kubo.js'
+import type { Pinning } from './backend.js'
 
 /**
  * What `rpull --pin` pinned for one containerd image, so `image rm` can unpin what only that image
@@ -74,23 +74,23 @@ export function planRelease(records: PinRecord[], removed: Array<Omit<ImageKey, 
 }
 
 /**
- * What pinning a pull needs to know from kubo (its peer ID, and whether each CID is pinned already),
- * asked as the CIDs become known while the pull still runs: at its end these calls were the last
- * 15 ms of every pull. A pin removed meanwhile by someone else is the one race this opens.
+ * What pinning a pull needs to know from the node (its peer ID, and whether each CID is pinned
+ * already), asked as the CIDs become known while the pull still runs: at its end these calls were
+ * the last 15 ms of every pull. A pin removed meanwhile by someone else is the one race this opens.
  */
 export class PinQuery {
   readonly node: Promise<string>
   private readonly asked = new Map<string, Promise<boolean>>()
 
-  constructor(readonly kubo: KuboClient) {
-    this.node = peerId(kubo)
+  constructor(readonly pinning: Pinning) {
+    this.node = pinning.peerId()
     this.node.catch(() => undefined) // awaited, and reported, when the pins are made
   }
 
   isPinned(cid: string): Promise<boolean> {
     let answer = this.asked.get(cid)
     if (answer === undefined) {
-      answer = isPinned(this.kubo, cid)
+      answer = this.pinning.isPinned(cid)
       answer.catch(() => undefined)
       this.asked.set(cid, answer)
     }
@@ -98,47 +98,22 @@ export class PinQuery {
   }
 }
 
-/** Pin each CID recursively unless kubo already has a recursive pin on it; returns those pinned now. */
-export async function pinAll(kubo: KuboClient, cids: string[], query = new PinQuery(kubo)): Promise<string[]> {
+/** Pin each CID unless the node already has a recursive pin on it; returns those pinned now. */
+export async function pinAll(query: PinQuery, cids: string[]): Promise<string[]> {
   // Two rounds, not two calls a CID: ask about every CID at once, then pin the missing ones in one call.
   const unique = [...new Set(cids)]
   const pinned = await Promise.all(unique.map((cid) => query.isPinned(cid)))
   const pinnedNow = unique.filter((_, i) => !pinned[i])
-  if (pinnedNow.length > 0) await kubo.call('pin/add', { arg: pinnedNow, recursive: 'true', progress: 'false' }).then(replyJson)
+  await query.pinning.pin(pinnedNow)
   return pinnedNow
 }
 
-export async function isPinned(kubo: KuboClient, cid: string): Promise<boolean> {
-  try {
-    const r = await replyJson<{ Keys?: Record<string, unknown> }>(await kubo.call('pin/ls', { arg: cid, type: 'recursive' }))
-    return Object.keys(r.Keys ?? {}).length > 0
-  } catch (err) {
-    if (err instanceof KuboError && /not pinned/i.test(err.message)) return false
-    throw err
-  }
-}
-
-/** Unpin, treating "not pinned" (the user already unpinned it) as done. */
-export async function unpinAll(kubo: KuboClient, cids: string[]): Promise<void> {
-  for (const cid of cids) {
-    try {
-      await kubo.call('pin/rm', { arg: cid, recursive: 'true' }).then(replyJson)
-    } catch (err) {
-      if (!(err instanceof KuboError && /not pinned/i.test(err.message))) throw err
-    }
-  }
-}
-
-export async function peerId(kubo: KuboClient): Promise<string> {
-  return (await replyJson<{ ID: string }>(await kubo.call('id', {}))).ID
-}
-
 /**
- * After an rpull through kubo: pin the image's CIDs on that node (so it serves them to its peers)
- * and remember which pins this pull made.
+ * After an rpull: pin the image's CIDs on the node (so it serves them to its peers) and remember
+ * which pins this pull made.
  */
-export async function pinPulledImage(kubo: KuboClient, ledger: PinLedger, image: Omit<ImageKey, 'node'>, cids: string[], query = new PinQuery(kubo)): Promise<{ node: string; pinned: string[] }> {
-  const [node, pinned] = await Promise.all([query.node, pinAll(kubo, cids, query)])
+export async function pinPulledImage(query: PinQuery, ledger: PinLedger, image: Omit<ImageKey, 'node'>, cids: string[]): Promise<{ node: string; pinned: string[] }> {
+  const [node, pinned] = await Promise.all([query.node, pinAll(query, cids)])
   const pull = { ...image, node, cids: [...new Set(cids)] }
   await ledger.update((records) => {
     // A re-pull that pinned nothing new and uses the same CIDs changes nothing: the ledger is not rewritten (and fsync'd).
@@ -151,11 +126,14 @@ export async function pinPulledImage(kubo: KuboClient, ledger: PinLedger, image:
 
 const sameSet = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x) => b.includes(x))
 
+/** A node's pins, opened only when there is something to unpin, and closed after. */
+export type OpenPinning = () => Promise<{ pinning: Pinning; close(): Promise<void> } | undefined>
+
 /**
- * After `image rm`: unpin what only the removed images used. `kubo` is opened only when there is
- * something to unpin; pins on another node than the one it reaches are left, and said so.
+ * After `image rm`: unpin what only the removed images used. The node is reached only when there
+ * is something to unpin; pins on another node than the one reached are left, and said so.
  */
-export async function releaseImagePins(ledger: PinLedger, removed: Array<Omit<ImageKey, 'node'>>, kubo: () => Promise<KuboClient | undefined>): Promise<{ unpinned: string[]; left: Array<{ node: string; cids: string[]; why: string }> }> {
+export async function releaseImagePins(ledger: PinLedger, removed: Array<Omit<ImageKey, 'node'>>, open: OpenPinning): Promise<{ unpinned: string[]; left: Array<{ node: string; cids: string[]; why: string }> }> {
   const records = await ledger.list()
   const { unpin, remaining } = planRelease(records, removed)
   if (remaining.length === records.length) return { unpinned: [], left: [] }
@@ -164,21 +142,21 @@ export async function releaseImagePins(ledger: PinLedger, removed: Array<Omit<Im
   let keep: PinRecord[] = []
   if (unpin.size > 0) {
     let openError = 'no kubo answered'
-    const client = await kubo().catch((err: Error) => { openError = err.message; return undefined })
+    const node = await open().catch((err: Error) => { openError = err.message; return undefined })
     try {
-      const here = client ? await peerId(client).catch(() => undefined) : undefined
-      for (const [node, cids] of unpin) {
-        if (client && here === node) {
-          await unpinAll(client, cids)
+      const here = node ? await node.pinning.peerId().catch(() => undefined) : undefined
+      for (const [peer, cids] of unpin) {
+        if (node && here === peer) {
+          await node.pinning.unpin(cids)
           unpinned.push(...cids)
         } else {
-          left.push({ node, cids, why: client ? `the kubo reached is node ${here ?? 'unknown'}` : openError })
+          left.push({ node: peer, cids, why: node ? `the kubo reached is node ${here ?? 'unknown'}` : openError })
           // Keep the removed records of that node: a later pull of the same name inherits their pins.
-          keep = keep.concat(records.filter((r) => r.node === node && removed.some((k) => sameImage(r, k))))
+          keep = keep.concat(records.filter((r) => r.node === peer && removed.some((k) => sameImage(r, k))))
         }
       }
     } finally {
-      await client?.close()
+      await node?.close()
     }
   }
   // Written against the records as they are now: other pulls may have landed while we unpinned.

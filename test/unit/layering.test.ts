@@ -4,7 +4,7 @@
 // loaded on first use is loaded all the same). And importing ipcr/oci or ipcr/estargz statically
 // loads neither gRPC nor the kubo client.
 import { describe, expect, it } from 'vitest'
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -75,5 +75,14 @@ describe('layering', () => {
     }
     // ... while the containerd client does reach its transport: the check walks real graphs.
     expect(staticClosure('containerd/client.ts').packages.has('node:net')).toBe(true)
+  })
+
+  it('commands stay thin: no command file is over 60 lines, and none asks which IPFS backend it has', () => {
+    const dir = join(src, 'commands')
+    for (const file of readdirSync(dir)) {
+      const text = readFileSync(join(dir, file), 'utf8')
+      expect(text.trimEnd().split('\n').length, file).toBeLessThanOrEqual(60)
+      expect(text, file).not.toMatch(/instanceof (KuboClient|EmbeddedIpfs)/)
+    }
   })
 })

@@ -76,19 +76,19 @@ describe('the pin ledger behind rpull --pin and image rm', () => {
       const ledger = new PinLedger(root)
       const image = { ...where, image: 'img' }
       // The pull meets c1 and c2 while it runs: kubo is asked then, and not again at the end.
-      const query = new PinQuery(kubo)
+      const query = new PinQuery(kubo.pinning)
       await Promise.all([query.isPinned('c1'), query.isPinned('c2'), query.node])
       const asked = calls.length
-      expect(await pinPulledImage(kubo, ledger, image, ['c1', 'c2'], query)).toEqual({ node: 'nodeA', pinned: ['c2'] })
+      expect(await pinPulledImage(query, ledger, image, ['c1', 'c2'])).toEqual({ node: 'nodeA', pinned: ['c2'] })
       expect(calls.slice(asked)).toEqual(['pin/add c2'])
       expect((await ledger.list()).map((r) => [r.cids, r.owned])).toEqual([[['c1', 'c2'], ['c2']]])
       const file = join(root, 'pins.json')
       const before = await stat(file)
       // The same pull again pins nothing and leaves the ledger file as it was.
-      expect((await pinPulledImage(kubo, ledger, image, ['c2', 'c1'])).pinned).toEqual([])
+      expect((await pinPulledImage(new PinQuery(kubo.pinning), ledger, image, ['c2', 'c1'])).pinned).toEqual([])
       expect((await stat(file)).ino).toBe(before.ino)
       // Another set of CIDs under the same name is recorded; what the first pull owned stays owned.
-      expect((await pinPulledImage(kubo, ledger, image, ['c1', 'c3'])).pinned).toEqual(['c3'])
+      expect((await pinPulledImage(new PinQuery(kubo.pinning), ledger, image, ['c1', 'c3'])).pinned).toEqual(['c3'])
       expect((await stat(file)).ino).not.toBe(before.ino)
       expect((await ledger.list()).map((r) => [r.cids, r.owned])).toEqual([[['c1', 'c3'], ['c2', 'c3']]])
     } finally {
