@@ -4,6 +4,8 @@ export interface GlobalOptions {
   namespace: string
   ipfsApi?: string | undefined
   debug: boolean
+  /** Aborted when the user interrupts the command (Ctrl-C, SIGTERM). */
+  signal?: AbortSignal
 }
 
 /** What a command hands back: the text for stdout, or the same result as JSON with --json. */

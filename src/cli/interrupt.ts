@@ -5,6 +5,10 @@ import { removeProcessScratch } from '../util/scratch.js'
 const exitCodes: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 }
 
 let installed = false
+const interrupted = new AbortController()
+
+/** Aborted by the first SIGINT or SIGTERM: long operations stop at their next step. */
+export const interruptSignal: AbortSignal = interrupted.signal
 
 /**
  * Ctrl-C and SIGTERM stop a command cleanly: registered undos run (leases released), scratch is
@@ -20,6 +24,7 @@ export function stopCleanlyOnSignals(): void {
       const code = exitCodes[signal] as number
       if (stopping) process.exit(code)
       stopping = true
+      interrupted.abort(new Error(`interrupted by ${signal}`))
       void runInterruptUndos(10_000).finally(() => {
         removeProcessScratch()
         process.stderr.write(`ipcr: interrupted by ${signal}: stopped and cleaned up; run the command again to redo it\n`)

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import type { CommandResult, GlobalOptions } from './globals.js'
-import { stopCleanlyOnSignals } from './interrupt.js'
+import { interruptSignal, stopCleanlyOnSignals } from './interrupt.js'
 import { log } from './log.js'
 
 type Run = (args: string[], opts: Record<string, unknown>, globals: GlobalOptions) => Promise<CommandResult>
@@ -13,7 +13,7 @@ export function lazy(load: () => Promise<{ run: Run }>, o: { ownSignals?: boolea
   return async function (this: Command, ...params: unknown[]): Promise<void> {
     const cmd = params[params.length - 1] as Command
     const opts = cmd.opts()
-    const globals = cmd.optsWithGlobals() as unknown as GlobalOptions
+    const globals = { ...(cmd.optsWithGlobals() as unknown as GlobalOptions), signal: interruptSignal }
     log.debugEnabled = globals.debug
     if (o.ownSignals !== true) stopCleanlyOnSignals()
     const { run } = await load()

@@ -19,7 +19,7 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
     const sink = open.add(await openImageSink(to, globals))
     const progress = await pullProgress()
     open.add({ close: () => progress.stop() })
-    const tree = await copyImage(source, sink, { platforms, limits, onFetch: (desc) => progress.onEvent({ type: 'fetch-start', desc }) })
+    const tree = await copyImage(source, sink, { platforms, limits, ...(globals.signal ? { signal: globals.signal } : {}), onFetch: (desc) => progress.onEvent({ type: 'fetch-start', desc }) })
     // An IPFS source names itself by the root CID it resolved to: ipfs:<cid>.
     const cid = source.location.startsWith('ipfs:') ? source.location.slice('ipfs:'.length) : undefined
     return { text: '', json: { source: source.location, destination: sink.location, root: tree.root, ...(cid ? { cid } : {}) } }

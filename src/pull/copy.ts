@@ -12,6 +12,8 @@ export interface CopyOptions {
   concurrency?: number
   onFetch?: (desc: Descriptor) => void
   limits?: ImageLimits
+  /** Stops the copy before its next blob. */
+  signal?: AbortSignal
 }
 
 /**
@@ -28,6 +30,7 @@ export async function copyImage(from: ImageSource, to: ImageSink, options: CopyO
   const seen = new Set<string>()
   const layers = tree.images.flatMap((img) => img.layers).filter((l) => !seen.has(l.digest) && seen.add(l.digest))
   await Promise.all(layers.map((layer) => run(async () => {
+    options.signal?.throwIfAborted()
     options.onFetch?.(layer)
     await sink.putBlob(layer, source.blob(layer))
   })))

@@ -30,6 +30,7 @@ export interface IpfsPullOptions {
   limits?: ImageLimits
   onEvent?: (e: PullEvent) => void
   notify?: (line: string) => void
+  signal?: AbortSignal
 }
 
 export interface IpfsPullResult extends RpullResult {
@@ -72,7 +73,7 @@ export async function ipfsPull(input: string | undefined, o: IpfsPullOptions): P
     notify(`using the ${snapshotter.name} snapshotter (${snapshotter.why})`)
     const result = await rpull(client, backend, {
       rootCid: resolved.cid, name: resolved.name, remoteRef: resolved.remoteRef, snapshotter: snapshotter.name,
-      platforms: { all: false, only: [o.platform] }, timeoutMs: o.timeoutMs, onEvent, ...(o.limits ? { limits: o.limits } : {}),
+      platforms: { all: false, only: [o.platform] }, timeoutMs: o.timeoutMs, onEvent, ...(o.limits ? { limits: o.limits } : {}), ...(o.signal ? { signal: o.signal } : {}),
     })
     notify(`pulled ${result.name}: ${result.layers.remote} layer(s) mounted lazily, ${result.layers.applied} unpacked${result.parallel ? ' side by side' : ''}, ${result.layers.present} already present`)
     const out: IpfsPullResult = { ...result, rootCid: cidText(resolved.cid) }

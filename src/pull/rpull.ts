@@ -30,6 +30,8 @@ export interface RpullOptions {
   onEvent?: (e: PullEvent) => void
   /** Sizes and counts refused before anything is written; defaultLimits by default. */
   limits?: ImageLimits
+  /** Stops the pull before its next layer (the lease then goes as after any failure). */
+  signal?: AbortSignal
 }
 
 export interface RpullResult {
@@ -87,6 +89,7 @@ export async function rpull(client: ContainerdClient, ipfs: IpfsBackend, o: Rpul
       if (!p) {
         const layer = image.layers[i] as Descriptor
         p = (i === 0 ? Promise.resolve() : bottomFirst).then(() => run(async () => {
+          o.signal?.throwIfAborted()
           fetched.push(layer)
           emit({ type: 'fetch-start', desc: layer })
           let seen = 0

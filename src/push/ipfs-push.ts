@@ -61,7 +61,7 @@ export async function ipfsPush(location: ImageLocation, o: IpfsPushOptions): Pro
     o.signal?.throwIfAborted()
     const root = await source.root()
     const result = await pushImage(source, backend, {
-      platforms: o.platforms, ...(o.limits ? { limits: o.limits } : {}), ...(o.onEvent ? { onEvent: o.onEvent } : {}),
+      platforms: o.platforms, ...(o.signal ? { signal: o.signal } : {}), ...(o.limits ? { limits: o.limits } : {}), ...(o.onEvent ? { onEvent: o.onEvent } : {}),
       ...(pool && o.estargz ? { convertLayer: estargzConverter(pool, o.estargz, o.limits ? { limits: o.limits } : {}), rewriteConfig: rewriteConfigDiffIds } : {}),
     })
     o.signal?.throwIfAborted()

@@ -39,6 +39,8 @@ export interface PushOptions {
   /** Rewrite a config whose diff_ids changed; given the original bytes and the old->new map. */
   rewriteConfig?: (config: Uint8Array, diffIds: ReadonlyMap<string, string>) => Uint8Array
   onEvent?: (event: PushEvent) => void
+  /** Stops the walk before its next blob. */
+  signal?: AbortSignal
   /** What ipcr refuses to publish because it would refuse to pull it; defaultLimits by default. */
   limits?: ImageLimits
 }
@@ -96,6 +98,7 @@ export async function rewriteImage(given: ImageSource, target: RewriteTarget, op
       // Progress names blobs by the media type they are pushed with (OCI), not the source's.
       const shown: Descriptor = { ...desc, mediaType: toOciMediaType(desc.mediaType) }
       p = run(async () => {
+        options.signal?.throwIfAborted()
         emit({ type: 'blob-start', desc: shown })
         let seen = 0
         async function* counted(): AsyncGenerator<Uint8Array> {
