@@ -31,7 +31,10 @@ STARGZ_VERSION=v0.19.1
 CONTAINERD2_VERSION=v2.4.2
 # Debian packages: the daemon side. containerd 1.6.20 in bookworm.
 # e2fsprogs: mkfs.ext4 for IPCR_RIG_CONTAINERD_FS=ext4 (bench/pull); Debian installs it by default.
-APT_PACKAGES=(containerd runc fuse3 iproute2 busybox-static curl tmux openssl e2fsprogs)
+# docker-registry (CNCF distribution 2.8) and skopeo: the registry as an image location
+# (test/support/registry.ts); apache2-utils: htpasswd -B, the bcrypt entries the registry's basic
+# auth needs (neither openssl nor Node makes bcrypt).
+APT_PACKAGES=(containerd runc fuse3 iproute2 busybox-static curl tmux openssl e2fsprogs docker-registry skopeo apache2-utils)
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${IPCR_RIG_CACHE:-$HOME/.cache/ipcr-rig}"
