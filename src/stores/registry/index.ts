@@ -1,0 +1,3 @@
+export { openRegistryImage, type RegistryOptions } from './open.js'
+export { RegistryImage } from './registry-image.js'
+export { RegistryAuthError, RegistryTrustError } from './errors.js'
