@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js'
+import { parseReference } from './reference.js'
 
 /**
  * One syntax for every command (skopeo-like transports):
@@ -6,12 +7,14 @@ import { UsageError } from '../errors.js'
  *   oci-layout:DIR[:TAG]       an OCI image layout directory
  *   docker-archive:FILE[:REF]  a `docker save` tarball (read-only)
  *   ipfs:CID                   an IPFS-enabled image (root descriptor CID)
+ *   docker://HOST/REPO:TAG     an image in a registry (also docker://HOST/REPO@sha256:DIGEST)
  */
 export type ImageLocation =
   | { kind: 'containerd'; name: string }
   | { kind: 'oci-layout'; dir: string; tag?: string }
   | { kind: 'docker-archive'; file: string; ref?: string }
   | { kind: 'ipfs'; ref: string }
+  | { kind: 'docker'; ref: string }
 
 /** Split `PATH[:SUFFIX]`: a suffix has no `/`, so a path with a colon in a directory name still works. */
 function splitSuffix(rest: string): [string, string | undefined] {
@@ -37,6 +40,13 @@ export function parseLocation(text: string): ImageLocation {
     return ref === undefined ? { kind: 'docker-archive', file } : { kind: 'docker-archive', file, ref }
   }
   if (text.startsWith('ipfs:')) return { kind: 'ipfs', ref: text.slice('ipfs:'.length) }
+  if (text.startsWith('docker://')) {
+    const ref = text.slice('docker://'.length)
+    if (ref === '') throw new UsageError(`"${text}": docker:// needs an image, e.g. docker://ghcr.io/org/app:1.0`)
+    // Checked now, so a typo fails before any daemon or registry is contacted.
+    parseReference(ref)
+    return { kind: 'docker', ref }
+  }
   return { kind: 'containerd', name: text }
 }
 
@@ -46,5 +56,6 @@ export function formatLocation(loc: ImageLocation): string {
     case 'oci-layout': return `oci-layout:${loc.dir}${loc.tag ? `:${loc.tag}` : ''}`
     case 'docker-archive': return `docker-archive:${loc.file}${loc.ref ? `:${loc.ref}` : ''}`
     case 'ipfs': return `ipfs:${loc.ref}`
+    case 'docker': return `docker://${loc.ref}`
   }
 }

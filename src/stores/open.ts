@@ -2,6 +2,7 @@ import { UsageError } from '../errors.js'
 import type { ImageLocation } from '../oci/location.js'
 import type { ImageSink, ImageSource } from '../oci/store.js'
 import { verifiedSink, verifiedSource } from '../oci/verified.js'
+import type { RegistryOptions } from './registry/index.js'
 
 /** What opening a location may need: containerd (as ctr is told), kubo (else the embedded store). */
 export interface OpenContext {
@@ -13,13 +14,16 @@ export interface OpenContext {
   notify?: (line: string) => void
   /** How long an `ipfs:` reference may take to resolve; 60 s by default. */
   resolveTimeoutMs?: number
+  /** Credentials, TLS and upload settings for `docker://` locations. */
+  registry?: RegistryOptions
 }
 
 /** @deprecated the old name of OpenContext, kept for library users. */
 export type ContainerdTarget = Pick<OpenContext, 'address' | 'namespace'>
 
 /**
- * Open any location for reading: containerd, an OCI layout, a docker archive or `ipfs:CID|REF`.
+ * Open any location for reading: containerd, an OCI layout, a docker archive, a registry
+ * (`docker://`) or `ipfs:CID|REF`.
  * Each backend loads only when used (reading a layout never loads gRPC or the kubo client), and
  * every source comes back wrapped so that each blob is checked against its descriptor.
  */
@@ -36,6 +40,10 @@ export async function openImageSource(loc: ImageLocation, ctx: OpenContext): Pro
     case 'containerd': {
       const { ContainerdImageStore } = await import('./containerd.js')
       return verifiedSource(await ContainerdImageStore.open(loc.name, ctx))
+    }
+    case 'docker': {
+      const { openRegistryImage } = await import('./registry/index.js')
+      return verifiedSource(await openRegistryImage(loc.ref, ctx.registry ?? {}))
     }
     case 'ipfs': {
       const { openIpfsImage } = await import('./ipfs.js')
@@ -54,6 +62,10 @@ export async function openImageSink(loc: ImageLocation, ctx: OpenContext): Promi
     case 'containerd': {
       const { ContainerdImageStore } = await import('./containerd.js')
       return verifiedSink(await ContainerdImageStore.open(loc.name, ctx))
+    }
+    case 'docker': {
+      const { openRegistryImage } = await import('./registry/index.js')
+      return verifiedSink(await openRegistryImage(loc.ref, ctx.registry ?? {}))
     }
     case 'docker-archive':
       throw new UsageError(`docker-archive:${loc.file} is read-only; write to oci-layout:DIR[:TAG] or a containerd image name`)
