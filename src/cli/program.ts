@@ -2,6 +2,7 @@ import { Command, Option } from 'commander'
 import { addEstargzOptions } from './estargz-options.js'
 import { lazy } from './lazy-action.js'
 import { addLimitOptions, allLimits, jsonLimits } from './limit-options.js'
+import { addRegistryOptions } from './registry-options.js'
 import { collect, parseBool } from './option-parsers.js'
 
 /**
@@ -22,9 +23,9 @@ export function buildProgram(): Command {
 
   const image = program.command('image').alias('i').description('manage images').exitOverride()
 
-  addLimitOptions(addEstargzOptions(image.command('ipfs-push')), allLimits)
+  addRegistryOptions(addLimitOptions(addEstargzOptions(image.command('ipfs-push')), allLimits))
     .description('push an image to IPFS as an IPFS-enabled image; prints the CID of its root descriptor')
-    .argument('<image>', 'containerd image NAME, oci-layout:DIR[:TAG] or docker-archive:FILE[:REF]')
+    .argument('<image>', 'containerd image NAME, oci-layout:DIR[:TAG], docker-archive:FILE[:REF] or docker://HOST/REPO:TAG')
     .addOption(new Option('--estargz [bool]', 'convert layers to eStargz (--estargz=false keeps them as they are)').argParser(parseBool('estargz')).default(true))
     .option('--platform <platform>', 'push only this platform (repeatable; default: this host only)', collect)
     .option('--all-platforms', 'push every platform', false)
@@ -40,10 +41,10 @@ export function buildProgram(): Command {
     .exitOverride()
     .action(lazy(() => import('../commands/image-ipfs-push.js')))
 
-  addLimitOptions(addEstargzOptions(image.command('convert')), allLimits)
+  addRegistryOptions(addLimitOptions(addEstargzOptions(image.command('convert')), allLimits))
     .description('convert an image to eStargz (as ctr-remote image convert --estargz --oci)')
-    .argument('<src>', 'containerd image NAME, oci-layout:DIR[:TAG] or docker-archive:FILE[:REF]')
-    .argument('<dst>', 'containerd image NAME or oci-layout:DIR[:TAG]')
+    .argument('<src>', 'containerd image NAME, oci-layout:DIR[:TAG], docker-archive:FILE[:REF] or docker://HOST/REPO:TAG')
+    .argument('<dst>', 'containerd image NAME, oci-layout:DIR[:TAG], docker-archive:FILE[:REF] or docker://HOST/REPO:TAG')
     .option('--estargz', 'convert layers to eStargz')
     .option('--oci', 'write OCI media types (always done; accepted for ctr-remote compatibility)')
     .option('--platform <platform>', 'convert only this platform (repeatable; default: this host)', collect)
@@ -68,10 +69,10 @@ export function buildProgram(): Command {
     .exitOverride()
     .action(lazy(() => import('../commands/image-rpull.js')))
 
-  addLimitOptions(image.command('copy'), jsonLimits)
+  addRegistryOptions(addLimitOptions(image.command('copy'), jsonLimits))
     .description('copy an image between locations, verifying every blob (ipfs:CID works as a source)')
-    .argument('<src>', 'containerd image NAME, oci-layout:DIR[:TAG], docker-archive:FILE[:REF] or ipfs:CID')
-    .argument('<dst>', 'containerd image NAME or oci-layout:DIR[:TAG]')
+    .argument('<src>', 'containerd image NAME, oci-layout:DIR[:TAG], docker-archive:FILE[:REF], docker://HOST/REPO:TAG or ipfs:CID|REF')
+    .argument('<dst>', 'containerd image NAME, oci-layout:DIR[:TAG], docker-archive:FILE[:REF] or docker://HOST/REPO[:TAG|@sha256:DIGEST]')
     .option('--platform <platform>', 'copy only this platform (repeatable; default: this host)', collect)
     .option('--all-platforms', 'copy every platform', false)
     .option('--json', 'print a machine-readable result', false)

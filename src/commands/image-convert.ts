@@ -3,6 +3,7 @@ import type { CommandResult, GlobalOptions } from '../cli/globals.js'
 import { limitsFrom } from '../cli/limit-options.js'
 import { platformsFrom } from '../cli/platform-options.js'
 import { pushProgress } from '../cli/push-progress.js'
+import { registryOptionsFrom } from '../cli/registry-options.js'
 import { UsageError } from '../errors.js'
 import { createEstargzPool } from '../estargz/index.js'
 import { rewriteConfigDiffIds } from '../oci/go-raw-json.js'
@@ -19,11 +20,12 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
   const platforms = platformsFrom(opts)
   const limits = limitsFrom(opts)
   const convertOptions = await estargzOptionsFrom(opts)
+  const ctx = { ...globals, registry: registryOptionsFrom(opts, limits) }
   const open = new Closers()
   try {
-    const source = open.add(await openImageSource(from, globals))
+    const source = open.add(await openImageSource(from, ctx))
     const pool = open.add(createEstargzPool())
-    const sink = open.add(await openImageSink(to, globals))
+    const sink = open.add(await openImageSink(to, ctx))
     const progress = await pushProgress()
     open.add({ close: () => progress.stop() })
     const result = await convertImage(source, sink, {

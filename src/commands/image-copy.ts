@@ -3,6 +3,7 @@ import { limitsFrom } from '../cli/limit-options.js'
 import { log } from '../cli/log.js'
 import { platformsFrom } from '../cli/platform-options.js'
 import { pullProgress } from '../cli/pull-progress.js'
+import { registryOptionsFrom } from '../cli/registry-options.js'
 import { parseLocation } from '../oci/location.js'
 import { copyImage } from '../pull/copy.js'
 import { openImageSink, openImageSource } from '../stores/open.js'
@@ -13,10 +14,11 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
   const [from, to] = [parseLocation(args[0] ?? ''), parseLocation(args[1] ?? '')]
   const platforms = platformsFrom(opts)
   const limits = limitsFrom(opts)
+  const ctx = { ...globals, notify: log.info, registry: registryOptionsFrom(opts, limits) }
   const open = new Closers()
   try {
-    const source = open.add(await openImageSource(from, { ...globals, notify: log.info }))
-    const sink = open.add(await openImageSink(to, globals))
+    const source = open.add(await openImageSource(from, ctx))
+    const sink = open.add(await openImageSink(to, ctx))
     const progress = await pullProgress()
     open.add({ close: () => progress.stop() })
     const tree = await copyImage(source, sink, { platforms, limits, ...(globals.signal ? { signal: globals.signal } : {}), onFetch: (desc) => progress.onEvent({ type: 'fetch-start', desc }) })

@@ -3,6 +3,7 @@ import type { CommandResult, GlobalOptions } from '../cli/globals.js'
 import { limitsFrom } from '../cli/limit-options.js'
 import { platformsFrom } from '../cli/platform-options.js'
 import { pushProgress } from '../cli/push-progress.js'
+import { registryOptionsFrom } from '../cli/registry-options.js'
 import { parseLocation } from '../oci/location.js'
 import { ipfsPush } from '../push/ipfs-push.js'
 import { parseDuration } from '../util/duration.js'
@@ -17,10 +18,11 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
     lifetimeMs: parseDuration(o.ipnsLifetime, '--ipns-lifetime'), ttlMs: parseDuration(o.ipnsTtl, '--ipns-ttl'),
     ...(o.ref !== undefined ? { ref: o.ref } : {}), ...(o.ipnsKey !== undefined ? { key: o.ipnsKey } : {}),
   }
+  const limits = limitsFrom(opts)
   const progress = await pushProgress()
   try {
     const result = await ipfsPush(location, {
-      ...globals, platforms: platformsFrom(opts), estargz: o.estargz && await estargzOptionsFrom(opts), limits: limitsFrom(opts), publish,
+      ...globals, platforms: platformsFrom(opts), estargz: o.estargz && await estargzOptionsFrom(opts), limits, publish, registry: registryOptionsFrom(opts, limits),
       ...(o.car !== undefined ? { car: o.car } : {}), onEvent: progress.onEvent, notify: progress.note,
     })
     return {

@@ -6,13 +6,13 @@ import { parseTaggedReference, ReferenceError } from '../oci/reference.js'
 export type PublishName = { ref: string } | { ref?: undefined; why: string }
 
 /**
- * The reference to publish: --ref as given (already checked), else the containerd name as typed,
+ * The reference to publish: --ref as given (already checked), else the containerd or registry name as typed,
  * else the layout's image name annotation. A name taken from the image that is no tagged reference
  * (an image rpull fetched by CID is named by that CID) is not published, and the reason says so.
  */
 export function publishName(loc: ImageLocation, root: Descriptor, flag: string | undefined): PublishName {
   if (flag !== undefined) return { ref: flag }
-  const named = loc.kind === 'containerd' ? loc.name : root.annotations?.['io.containerd.image.name']
+  const named = loc.kind === 'containerd' ? loc.name : loc.kind === 'docker' ? loc.ref : root.annotations?.['io.containerd.image.name']
   if (named === undefined) return { why: 'the image has no reference (give one with --ref)' }
   try {
     parseTaggedReference(named)
