@@ -38,6 +38,8 @@ export async function loadRegistryTls(registry: string, o: { certDirs?: readonly
       }
     }
   }
+  const userCa = await userExtraCa()
+  if (userCa !== undefined) ca.push(userCa)
   return {
     // Node's `ca` replaces the system store, so the system's roots go in with the extra ones.
     ...(ca.length > 0 ? { ca: [...rootCertificates, ...ca] } : {}),
@@ -45,6 +47,16 @@ export async function loadRegistryTls(registry: string, o: { certDirs?: readonly
     rejectUnauthorized: o.tlsVerify !== false,
     advisedDir: join(dirs[0] ?? defaultCertDirs[0] as string, registry),
   }
+}
+
+/**
+ * The CAs a user added with NODE_EXTRA_CA_CERTS, which bin/ipcr hands on as IPCR_EXTRA_CA_CERTS so
+ * that Node does not parse them at every start (see src/ipfs/http-agent.ts, which does the same for
+ * kubo and gateways). Unreadable: ignored, as Node itself does.
+ */
+async function userExtraCa(): Promise<string | undefined> {
+  const file = process.env.IPCR_EXTRA_CA_CERTS
+  return file ? readFile(file, 'utf8').catch(() => undefined) : undefined
 }
 
 /** Node's codes for "the chain does not lead to a CA we trust" or "the certificate is not for this host". */
