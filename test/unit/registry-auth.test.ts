@@ -153,3 +153,14 @@ describe('registryManifest', () => {
     expect(out.manifests).toEqual([{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: d('e'), size: 7 }])
   })
 })
+
+describe('docker:// locations', () => {
+  it('parse and format back, and refuse a malformed reference before anything is contacted', async () => {
+    const { parseLocation, formatLocation } = await import('../../src/oci/location.js')
+    const loc = parseLocation('docker://127.0.0.1:5000/team/app:1')
+    expect(loc).toEqual({ kind: 'docker', ref: '127.0.0.1:5000/team/app:1' })
+    expect(formatLocation(loc)).toBe('docker://127.0.0.1:5000/team/app:1')
+    expect(() => parseLocation('docker://')).toThrow(UsageError)
+    expect(() => parseLocation('docker://reg.example/Team/app:1')).toThrow(/must be lowercase/)
+  })
+})
