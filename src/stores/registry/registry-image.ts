@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import { IntegrityError, NotFoundError, UsageError } from '../../errors.js'
+import { IntegrityError, IpcrError, NotFoundError, UnavailableError, UsageError } from '../../errors.js'
 import type { Descriptor } from '../../oci/descriptor.js'
 import { readAll, sha256Digest, verifyStream } from '../../oci/digest.js'
 import { LimitExceededError } from '../../oci/limits.js'
@@ -94,6 +94,10 @@ export class RegistryImage implements ImageSource, ImageSink {
     // Checked here as well as by the walk, so that bad bytes are reported as the registry's.
     try {
       yield* verifyStream(desc, res as AsyncIterable<Uint8Array>, `${kind} ${desc.digest} from ${this.client.registry}/${this.name.repository}`)
+    } catch (err) {
+      if (err instanceof IpcrError) throw err
+      // Not retried here: the bytes before the break have been handed on already.
+      throw new UnavailableError(`${what}: the connection broke mid-transfer (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err })
     } finally {
       res.destroy()
     }
