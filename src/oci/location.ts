@@ -5,7 +5,7 @@ import { parseReference } from './reference.js'
  * One syntax for every command (skopeo-like transports):
  *   NAME                       an image in containerd's image store, exactly as stored
  *   oci-layout:DIR[:TAG]       an OCI image layout directory
- *   docker-archive:FILE[:REF]  a `docker save` tarball (read-only)
+ *   docker-archive:FILE[:REF]  a `docker save` tarball (written as Docker 25+ writes one)
  *   ipfs:CID                   an IPFS-enabled image (root descriptor CID)
  *   docker://HOST/REPO:TAG     an image in a registry (also docker://HOST/REPO@sha256:DIGEST)
  */

@@ -106,7 +106,8 @@ export class DockerArchive implements ImageSource {
     const index = parseIndex(await this.readEntry(entries.get('index.json') as TarEntry), `${this.file}: index.json`)
     const all = index.manifests ?? []
     const ref = this.ref
-    const picked = ref === undefined ? all : all.filter((d) => Object.values(d.annotations ?? {}).some((t) => t === ref || t.endsWith(`:${ref}`)))
+    // A tag alone (`1`) or the name as written (`busybox:1`, which index.json spells docker.io/library/busybox:1).
+    const picked = ref === undefined ? all : all.filter((d) => Object.values(d.annotations ?? {}).some((t) => t === ref || t.endsWith(`:${ref}`) || t.endsWith(`/${ref}`)))
     if (picked.length !== 1) throw new UsageError(`${this.file} holds ${picked.length} matching images; name one as docker-archive:${this.file}:REF`)
     for (const [name, e] of entries) {
       const m = /^blobs\/sha256\/([0-9a-f]{64})$/.exec(name)

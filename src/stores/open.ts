@@ -67,8 +67,10 @@ export async function openImageSink(loc: ImageLocation, ctx: OpenContext): Promi
       const { openRegistryImage } = await import('./registry/index.js')
       return verifiedSink(await openRegistryImage(loc.ref, ctx.registry ?? {}))
     }
-    case 'docker-archive':
-      throw new UsageError(`docker-archive:${loc.file} is read-only; write to oci-layout:DIR[:TAG] or a containerd image name`)
+    case 'docker-archive': {
+      const { DockerArchiveWriter } = await import('./docker-archive-writer.js')
+      return verifiedSink(new DockerArchiveWriter(loc.file, loc.ref))
+    }
     case 'ipfs':
       throw new UsageError('to write to IPFS use `ipcr image ipfs-push`')
   }
