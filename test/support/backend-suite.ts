@@ -17,7 +17,7 @@ export interface BackendLocation {
   source(): Promise<ImageSource>
   /**
    * An OCI layout directory with what the backend holds, when the backend can show one itself (an
-   * OCI layout, an unpacked archive); otherwise the suite exportDirs it through copyImage.
+   * OCI layout, an unpacked archive); otherwise the suite exports it through copyImage.
    */
   layout?(): Promise<string>
 }
