@@ -81,6 +81,7 @@ export class TarFileWriter {
       sink = this.pack.entry({ ...header, mtime, uid: 0, gid: 0 }, (err) => (err ? reject(err) : resolve())) as unknown as EntrySink
     })
     done.catch(() => undefined) // awaited below; it may fail while we are still writing
+    sink.on('error', () => undefined) // reported through `done`; unheard, an 'error' event would crash the process
     try {
       for await (const chunk of bytes) if (!sink.write(chunk)) await drain(sink)
     } catch (err) {
