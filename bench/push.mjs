@@ -3,10 +3,15 @@
 // from the same containerd to the same kubo, in one run. Prints wall-time ratio and peak RSS.
 //   node bench/push.mjs [--size-mib N] [--rounds N]      (npm run build first; needs root for the rig)
 // Targets (issue 2): ours/ctr-remote wall time <= 1.0, our peak RSS < 200 MiB.
+// Second row (issue 14): the same image in a registry (CNCF distribution on 127.0.0.1, put there by
+// skopeo). `ipcr i ipfs-push docker://…` needs no containerd; a ctr-remote user must
+// `ctr-remote i pull` (fetch and unpack) and then `ctr-remote i ipfs-push`. Target: at most 0.5.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { parseArgs } from 'node:util'
 import { writeRandomImage, tarLayout } from '../dist/testkit/index.js'
 import { ipcrBin, median, rigUp, timed } from './lib.mjs'
@@ -50,7 +55,49 @@ try {
   console.log(`  ctr-remote  ${t.toFixed(2)} s   peak RSS ${Math.max(...theirs.map((r) => r.rssMiB)).toFixed(0)} MiB`)
   console.log(`  ratio ipcr/ctr-remote = ${(o / t).toFixed(2)} (target <= 1.0); RSS target < 200 MiB: ${rss < 200 ? 'met' : 'NOT met'}`)
   console.log(`  same root CID: ${cidOurs === cidTheirs ? 'yes' : `NO (${cidOurs} vs ${cidTheirs})`}`)
+
+  // ---- from a registry ----
+  const registry = await startRegistry(join(work, 'registry'))
+  try {
+    const ref = `${registry.host}/bench/random:${values['size-mib']}m`
+    execFileSync('skopeo', ['copy', '--dest-tls-verify=false', `oci:${image.dir}`, `docker://${ref}`], { stdio: 'ignore' })
+    const ctrArgs = ['-a', process.env.CONTAINERD_ADDRESS]
+    const fromRegistry = { ours: [], theirs: [] }
+    for (let i = 0; i < rounds; i++) {
+      for (const who of i % 2 === 0 ? ['theirs', 'ours'] : ['ours', 'theirs']) {
+        forget()
+        if (who === 'ours') { fromRegistry.ours.push(timed(ipcrBin, ['i', 'ipfs-push', '--estargz=false', '--ipns=false', `docker://${ref}`])); continue }
+        // What the image in containerd costs them is part of their push: remove it (and its content) first.
+        try { execFileSync('ctr', [...ctrArgs, 'images', 'rm', '--sync', ref], { stdio: 'ignore' }) } catch { /* not there yet */ }
+        const pull = timed('ctr-remote', [...ctrArgs, 'i', 'pull', '--plain-http', ref])
+        const push = timed('ctr-remote', [...ctrArgs, 'i', 'ipfs-push', '--estargz=false', ref])
+        fromRegistry.theirs.push({ wall: pull.wall + push.wall, rssMiB: Math.max(pull.rssMiB, push.rssMiB), stdout: push.stdout })
+      }
+    }
+    const ro = median(fromRegistry.ours.map((r) => r.wall))
+    const rt = median(fromRegistry.theirs.map((r) => r.wall))
+    console.log(`bench/push from a registry: ${rounds} rounds, median wall time`)
+    console.log(`  ipcr i ipfs-push docker://…                 ${ro.toFixed(2)} s   peak RSS ${Math.max(...fromRegistry.ours.map((r) => r.rssMiB)).toFixed(0)} MiB`)
+    console.log(`  ctr-remote i pull + ctr-remote i ipfs-push  ${rt.toFixed(2)} s`)
+    console.log(`  ratio = ${(ro / rt).toFixed(2)} (target <= 0.5)`)
+    console.log(`  same root CID: ${fromRegistry.ours[0].stdout === fromRegistry.theirs[0].stdout.split('\n').pop() ? 'yes' : 'NO'}`)
+  } finally {
+    registry.stop()
+  }
 } finally {
   await rm(work, { recursive: true, force: true })
   down()
+}
+
+/** CNCF distribution (Debian's docker-registry) on a free loopback port, plain HTTP, storage under `dir`. */
+async function startRegistry(dir) {
+  const port = await new Promise((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)) }) })
+  const host = `127.0.0.1:${port}`
+  execFileSync('mkdir', ['-p', dir])
+  await writeFile(join(dir, 'config.yml'), ['version: 0.1', 'log:', '  level: error', 'storage:', '  filesystem:', `    rootdirectory: ${join(dir, 'data')}`, 'http:', `  addr: ${host}`, ''].join('\n'))
+  const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: 'ignore' })
+  for (let i = 0; i < 100; i++) {
+    try { execFileSync('curl', ['-sf', '-o', '/dev/null', `http://${host}/v2/`]); break } catch { await new Promise((r) => setTimeout(r, 100)) }
+  }
+  return { host, stop: () => child.kill() }
 }

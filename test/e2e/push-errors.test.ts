@@ -49,7 +49,7 @@ describe('ipfs-push refuses bad input cleanly', () => {
     const layer = fx.single.manifests[0]!.layers[0]!
     const path = join(dir, 'blobs', 'sha256', layer.digest.slice(7))
     const bytes = await readFile(path)
-    bytes[bytes.length >> 1] ^= 0xff
+    bytes[bytes.length >> 1] = (bytes[bytes.length >> 1] as number) ^ 0xff
     await writeFile(path, bytes)
     expect(expectCleanFailure(await push(`oci-layout:${dir}`))).toMatch(new RegExp(`${layer.digest.slice(7, 19)}.*content digest is sha256:`))
   })

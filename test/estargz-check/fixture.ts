@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import tar from 'tar-stream'
 
 export interface FixtureEntry {
-  header: tar.Headers
+  header: Partial<tar.Header> & Pick<tar.Header, 'name'>
   content?: Buffer
 }
 
