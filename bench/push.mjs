@@ -69,7 +69,7 @@ try {
         if (who === 'ours') { fromRegistry.ours.push(timed(ipcrBin, ['i', 'ipfs-push', '--estargz=false', '--ipns=false', `docker://${ref}`])); continue }
         // What the image in containerd costs them is part of their push: remove it (and its content) first.
         try { execFileSync('ctr', [...ctrArgs, 'images', 'rm', '--sync', ref], { stdio: 'ignore' }) } catch { /* not there yet */ }
-        const pull = timed('ctr-remote', [...ctrArgs, 'i', 'pull', '--plain-http', ref])
+        const pull = timed('ctr-remote', [...ctrArgs, 'i', 'pull', '--local', '--plain-http', ref])
         const push = timed('ctr-remote', [...ctrArgs, 'i', 'ipfs-push', '--estargz=false', ref])
         fromRegistry.theirs.push({ wall: pull.wall + push.wall, rssMiB: Math.max(pull.rssMiB, push.rssMiB), stdout: push.stdout })
       }

@@ -7,6 +7,7 @@ import { registryOptionsFrom } from '../cli/registry-options.js'
 import { parseLocation } from '../oci/location.js'
 import { copyImage } from '../pull/copy.js'
 import { openImageSink, openImageSource } from '../stores/open.js'
+import { mountSource } from '../stores/registry/mount-source.js'
 import { Closers } from '../util/closers.js'
 
 /** `ipcr image copy SRC DST`: any location to any writable one, every blob verified on the way. */
@@ -14,7 +15,8 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
   const [from, to] = [parseLocation(args[0] ?? ''), parseLocation(args[1] ?? '')]
   const platforms = platformsFrom(opts)
   const limits = limitsFrom(opts)
-  const ctx = { ...globals, notify: log.info, registry: registryOptionsFrom(opts, limits) }
+  // Between two repositories of one registry, blobs are mounted rather than sent through us.
+  const ctx = { ...globals, notify: log.info, registry: { ...registryOptionsFrom(opts, limits), mountFrom: mountSource(from, to) } }
   const open = new Closers()
   try {
     const source = open.add(await openImageSource(from, ctx))

@@ -168,6 +168,13 @@ describe('a registry as a destination', () => {
       expect(uploads.length).toBeGreaterThan(0)
       expect(uploads.every((s) => s.includes('mount=') && s.endsWith(' 201'))).toBe(true)
       expect(proxy.seen.filter((s) => s.startsWith('PATCH ') || s.startsWith('PUT /v2/mounted/blobs/'))).toEqual([])
+      // image copy between two repositories of one registry mounts by itself: no blob goes through ipcr.
+      const copied = await ipcr(['i', 'copy', `docker://${proxy.host}/x:1`, `docker://${proxy.host}/copied:1`])
+      expect(copied.code, copied.stderr).toBe(0)
+      const copyUploads = proxy.seen.filter((s) => s.startsWith('POST /v2/copied/blobs/uploads/'))
+      expect(copyUploads.length).toBeGreaterThan(0)
+      expect(copyUploads.every((s) => s.includes('mount=') && s.includes('from=x') && s.endsWith(' 201'))).toBe(true)
+      expect(proxy.seen.filter((s) => s.startsWith('PATCH ') || s.startsWith('PUT /v2/copied/blobs/'))).toEqual([])
     } finally {
       await proxy.stop()
     }
