@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { rootCertificates } from 'node:tls'
 import { UsageError } from '../../errors.js'
+import { extraCaCertificates } from '../../util/extra-ca.js'
 
 /** Where podman/skopeo (containers-certs.d(5)) and docker look for a registry's CA and client certificate. */
 export const defaultCertDirs: readonly string[] = ['/etc/containers/certs.d', '/etc/docker/certs.d']
@@ -38,7 +39,7 @@ export async function loadRegistryTls(registry: string, o: { certDirs?: readonly
       }
     }
   }
-  const userCa = await userExtraCa()
+  const userCa = extraCaCertificates()
   if (userCa !== undefined) ca.push(userCa)
   return {
     // Node's `ca` replaces the system store, so the system's roots go in with the extra ones.
@@ -49,15 +50,6 @@ export async function loadRegistryTls(registry: string, o: { certDirs?: readonly
   }
 }
 
-/**
- * The CAs a user added with NODE_EXTRA_CA_CERTS, which bin/ipcr hands on as IPCR_EXTRA_CA_CERTS so
- * that Node does not parse them at every start (see src/ipfs/http-agent.ts, which does the same for
- * kubo and gateways). Unreadable: ignored, as Node itself does.
- */
-async function userExtraCa(): Promise<string | undefined> {
-  const file = process.env.IPCR_EXTRA_CA_CERTS
-  return file ? readFile(file, 'utf8').catch(() => undefined) : undefined
-}
 
 /** Node's codes for "the chain does not lead to a CA we trust" or "the certificate is not for this host". */
 const untrustedCodes = new Set([
