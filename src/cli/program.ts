@@ -132,6 +132,18 @@ export function buildProgram(): Command {
     .exitOverride()
     .action(lazy(() => import('../commands/ipfs-swarm-key.js')))
 
+  const registry = program.command('registry').description('serve IPFS-enabled images to registry clients (containerd, skopeo, docker)').exitOverride()
+  registry.command('serve')
+    .description('serve images from IPFS over the OCI distribution API (pull side): ipfs/<CID>:latest, ipns/<name>:latest, and references published by ipfs-push (also as a containerd mirror, ?ns=HOST)')
+    .option('--listen <host:port>', 'address to listen on (port 0: any free port; the URL is printed on stdout)', '127.0.0.1:5050')
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key)')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+    .option('--resolve-timeout <duration>', 'a name IPFS cannot resolve within this long is unknown (404), so containerd falls back to its next host', '2s')
+    .option('--log-format <format>', 'access log on stderr, a line per request: text or json', 'text')
+    .addHelpText('after', '\nExamples:\n  ipcr registry serve --listen 127.0.0.1:5050\n  ctr images pull --plain-http 127.0.0.1:5050/ipfs/bafkrei...:latest\n  curl http://127.0.0.1:5050/metrics')
+    .exitOverride()
+    .action(lazy(() => import('../commands/registry-serve.js'), { ownSignals: true }))
+
   // `ipcr run IMAGE ID CMD ARGS...`: what follows the image belongs to the container's command
   // (`ls -a`, `echo -n`), so for run (only) global options count just before the subcommand, as ctr
   // takes them, and run's own options just before the image.

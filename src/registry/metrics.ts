@@ -1,0 +1,47 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { CatalogEvents } from './roles.js'
+
+/** The server's Prometheus metrics, in a registry of its own (nothing global, so tests can make several). */
+export class RegistryMetrics implements CatalogEvents {
+  readonly registry = new Registry()
+  private readonly requests = new Counter({
+    name: 'ipcr_registry_requests_total', help: 'HTTP requests answered, by route, method and status',
+    labelNames: ['route', 'method', 'status'] as const, registers: [this.registry],
+  })
+  private readonly bytes = new Counter({
+    name: 'ipcr_registry_bytes_served_total', help: 'Response body bytes handed to clients, by route',
+    labelNames: ['route'] as const, registers: [this.registry],
+  })
+  private readonly tables = new Counter({
+    name: 'ipcr_registry_digest_table_cache_total', help: 'Digest-table lookups (an image walked from its root), hit or miss',
+    labelNames: ['result'] as const, registers: [this.registry],
+  })
+  private readonly resolves = new Histogram({
+    name: 'ipcr_registry_ipns_resolve_seconds', help: 'Time to resolve a name through IPNS, by outcome',
+    labelNames: ['outcome'] as const, buckets: [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10], registers: [this.registry],
+  })
+
+  constructor(o: { processMetrics?: boolean } = {}) {
+    if (o.processMetrics === true) collectDefaultMetrics({ register: this.registry, prefix: 'ipcr_registry_' })
+  }
+
+  request(route: string, method: string, status: number): void {
+    this.requests.inc({ route, method, status: String(status) })
+  }
+
+  served(route: string, bytes: number): void {
+    if (bytes > 0) this.bytes.inc({ route }, bytes)
+  }
+
+  tableCache(result: 'hit' | 'miss'): void {
+    this.tables.inc({ result })
+  }
+
+  resolved(seconds: number, outcome: 'ok' | 'timeout' | 'error'): void {
+    this.resolves.observe({ outcome }, seconds)
+  }
+
+  async render(): Promise<{ contentType: string; text: string }> {
+    return { contentType: this.registry.contentType, text: await this.registry.metrics() }
+  }
+}

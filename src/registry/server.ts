@@ -1,0 +1,138 @@
+import http from 'node:http'
+import https from 'node:https'
+import type { AddressInfo } from 'node:net'
+import { UsageError } from '../errors.js'
+import { sendBody, type ResponseBody } from '../util/http-send.js'
+import type { AccessEntry } from './access-log.js'
+import { RegistryError } from './errors.js'
+import type { Handler, Reply } from './handler.js'
+import { baseHandler } from './handlers/base.js'
+import { blobsHandler } from './handlers/blobs.js'
+import { manifestsHandler } from './handlers/manifests.js'
+import { referrersHandler } from './handlers/referrers.js'
+import { tagsHandler } from './handlers/tags.js'
+import type { RegistryMetrics } from './metrics.js'
+import type { BlobReader, BlobStatter, HealthProbe, ManifestFinder, TagLister } from './roles.js'
+import { matchRoute, routeTable, type Route } from './routes.js'
+
+/** The roles the server's handlers need, and where it reports. */
+export interface RegistryDeps {
+  manifests: ManifestFinder
+  blobs: BlobStatter
+  reader: BlobReader
+  tags: TagLister
+  health: HealthProbe
+  metrics: RegistryMetrics
+  onRequest?: (entry: AccessEntry) => void
+}
+
+const readOnly = 'GET, HEAD'
+
+/** The request listener: route, run the handler, write its reply or its error, count and log. */
+export function registryListener(deps: RegistryDeps): http.RequestListener {
+  const routes = routeTable({
+    base: baseHandler(),
+    manifests: manifestsHandler(deps.manifests),
+    blobs: blobsHandler(deps.blobs, deps.reader),
+    tags: tagsHandler(deps.tags),
+    referrers: referrersHandler(),
+    metrics: async () => {
+      const { contentType, text } = await deps.metrics.render()
+      return { status: 200, headers: { 'content-type': contentType }, body: Buffer.from(text) }
+    },
+    health: async () => {
+      const ok = await deps.health.healthy()
+      const body = Buffer.from(ok ? 'ok\n' : 'the IPFS backend does not answer\n')
+      return { status: ok ? 200 : 503, headers: { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.byteLength }, body }
+    },
+  })
+  return (req, res) => {
+    // respond() settles every failure itself; this catch only keeps a bug from ending the process.
+    respond(routes, deps, req, res).catch(() => res.destroy())
+  }
+}
+
+async function respond(routes: Route[], deps: RegistryDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const started = performance.now()
+  const url = new URL(req.url ?? '/', 'http://registry')
+  const matched = matchRoute(routes, url.pathname)
+  const route = matched?.route.name ?? 'none'
+  res.setHeader('docker-distribution-api-version', 'registry/2.0')
+  let bytes = 0
+  let outcome: AccessEntry['outcome'] = 'sent'
+  let code: string | undefined
+  let error: string | undefined
+  const counted = (body: ResponseBody): ResponseBody => {
+    if (body === undefined || body instanceof Uint8Array) { bytes = body?.byteLength ?? 0; return body }
+    return (async function* () { for await (const chunk of body) { bytes += chunk.byteLength; yield chunk } })()
+  }
+  try {
+    const reply = await handle(matched, req, url)
+    res.writeHead(reply.status, reply.headers)
+    outcome = await sendBody(res, counted(req.method === 'HEAD' ? undefined : reply.body))
+  } catch (err) {
+    error = err instanceof Error ? err.message : String(err)
+    if (res.headersSent) {
+      outcome = 'cut' // sendBody cut the connection: the status is out, and a short body must not pass for a whole one
+    } else if (!res.destroyed) {
+      const e = err instanceof RegistryError ? err : new RegistryError('UNKNOWN', 'the registry could not serve this (its log says why)')
+      code = e.code
+      if (err instanceof RegistryError) error = typeof err.detail === 'string' ? err.detail : undefined
+      if (err instanceof RegistryError && err.cause instanceof Error) error = `${error ?? ''} (${err.cause.message})`
+      const body = Buffer.from(e.body())
+      res.writeHead(e.status, { 'content-type': 'application/json', 'content-length': body.byteLength, ...e.headers, ...(e.code === 'UNSUPPORTED' ? { allow: readOnly } : {}) })
+      outcome = await sendBody(res, counted(req.method === 'HEAD' ? undefined : body))
+    }
+  }
+  deps.metrics.request(route, req.method ?? '?', res.statusCode)
+  deps.metrics.served(route, bytes)
+  deps.onRequest?.({
+    time: new Date().toISOString(), remote: req.socket.remoteAddress ?? '?', method: req.method ?? '?', url: req.url ?? '', route,
+    status: res.statusCode, bytes, ms: Math.round(performance.now() - started), outcome,
+    ...(code !== undefined ? { code } : {}), ...(error !== undefined ? { error } : {}),
+  })
+}
+
+async function handle(matched: ReturnType<typeof matchRoute>, req: http.IncomingMessage, url: URL): Promise<Reply> {
+  if (!matched) throw new RegistryError('NAME_UNKNOWN', `${url.pathname} is no endpoint of this registry (it serves the pull side of the OCI distribution API under /v2/)`)
+  const handler: Handler | undefined = matched.route.handler
+  if (req.method !== 'GET' && req.method !== 'HEAD') throw new RegistryError('UNSUPPORTED', `${req.method ?? ''} is not supported: this registry is read-only for now`)
+  if (handler === undefined) throw new RegistryError('UNSUPPORTED', 'uploads are not supported: this registry is read-only for now')
+  return handler({ method: req.method, url, params: matched.params, headers: req.headers })
+}
+
+export interface ListenOptions {
+  host: string
+  port: number
+  tls?: { cert: Buffer; key: Buffer }
+  /** How long close() waits for requests in flight before cutting them (default 30 s). */
+  drainMs?: number
+}
+
+/** Start serving; resolves once listening, with the URL clients use and a close() that drains requests in flight. */
+export async function serveRegistry(deps: RegistryDeps, o: ListenOptions): Promise<{ url: string; close(): Promise<void> }> {
+  const listener = registryListener(deps)
+  let draining = false
+  const wrapped: http.RequestListener = (req, res) => {
+    // A keep-alive connection would outlive the drain: every response from now on closes its connection.
+    if (draining) res.setHeader('connection', 'close')
+    res.once('close', () => { if (draining) server.closeIdleConnections() })
+    listener(req, res)
+  }
+  const server: http.Server = o.tls ? https.createServer({ cert: o.tls.cert, key: o.tls.key, keepAliveTimeout: 30_000 }, wrapped) : http.createServer({ keepAliveTimeout: 30_000 }, wrapped)
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new UsageError(`cannot listen on ${o.host}:${o.port}: ${err.message}`)))
+    server.listen(o.port, o.host, () => resolve())
+  })
+  const addr = server.address() as AddressInfo
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
+  return {
+    url: `${o.tls ? 'https' : 'http'}://${host}:${addr.port}`,
+    close: () => new Promise<void>((resolve) => {
+      draining = true
+      const cut = setTimeout(() => server.closeAllConnections(), o.drainMs ?? 30_000)
+      server.close(() => { clearTimeout(cut); resolve() })
+      server.closeIdleConnections()
+    }),
+  }
+}
