@@ -21,7 +21,7 @@ export function blobsHandler(statter: BlobStatter, reader: BlobReader): Handler 
     const rangeHeader = req.headers.range
     const span = requestedSpan(Array.isArray(rangeHeader) ? rangeHeader[0] : rangeHeader, size)
     if (span === undefined) {
-      return { status: 200, headers: common, body: req.method === 'HEAD' ? undefined : verifyStream(entry.desc, reader.read(entry)) }
+      return { status: 200, headers: common, body: req.method === 'HEAD' ? undefined : lastChunkAfterCheck(verifyStream(entry.desc, reader.read(entry))) }
     }
     const length = span.end - span.start
     return {
@@ -30,6 +30,20 @@ export function blobsHandler(statter: BlobStatter, reader: BlobReader): Handler 
       body: req.method === 'HEAD' ? undefined : exactly(length, reader.read(entry, span), digest),
     }
   }
+}
+
+/**
+ * Hold each chunk back until the next one arrives, and the last until the stream has ended
+ * without an error: verifyStream can only judge the digest after the last byte, and a client
+ * that received every byte would take a response cut after it for a whole one.
+ */
+async function* lastChunkAfterCheck(verified: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let held: Uint8Array | undefined
+  for await (const chunk of verified) {
+    if (held !== undefined) yield held
+    held = chunk
+  }
+  if (held !== undefined) yield held
 }
 
 /** Pass exactly `length` bytes through, failing (so the connection is cut) on more or fewer. */
