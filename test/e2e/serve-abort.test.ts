@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtemp } from 'node:fs/promises'
-import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -17,6 +16,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { linksOf, verifyBlock } from '../../src/ipfs/block.js'
 import { cidText, parseCid, type CID } from '../../src/ipfs/cid.js'
 import { MT, OciLayoutWriter, prngBytes, tarBuffer, writeImage, writeLayer } from '../../src/testkit/index.js'
+import { abortAfter as abortAt, abortPoints as seededPoints } from '../support/abort-loop.js'
 import { ipcr } from '../support/ipcr.js'
 
 const bin = fileURLToPath(new URL('../../bin/ipcr', import.meta.url))
@@ -63,6 +63,9 @@ beforeAll(async () => {
   })
 })
 
+const abortAfter = (path: string, keep: number): Promise<number> => abortAt(url, path, keep)
+const abortPoints = (seed: string, bodySize: number): number[] => seededPoints(seed, bodySize, aborts)
+
 afterAll(async () => {
   if (server && server.exitCode === null && server.signalCode === null) {
     const exited = new Promise((resolve) => server.once('exit', resolve))
@@ -70,39 +73,6 @@ afterAll(async () => {
     await exited
   }
 })
-
-/**
- * Send a GET on a raw socket, read `keep` bytes of the response (0: none at all) and destroy the
- * socket. Resolves with what arrived once the socket is closed, whichever side closed it.
- */
-function abortAfter(path: string, keep: number): Promise<number> {
-  const { hostname, port } = new URL(url)
-  return new Promise((resolve) => {
-    let got = 0
-    const sock = connect(Number(port), hostname)
-    sock.on('error', () => undefined) // a refused or reset connection still ends in 'close'
-    sock.on('close', () => resolve(got))
-    sock.on('connect', () => {
-      // Connection: close, so that a whole response (keep beyond its end) ends in a close, not a kept-alive socket.
-      sock.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\n\r\n`, () => { if (keep === 0) sock.destroy() })
-    })
-    sock.on('data', (b: Buffer) => {
-      got += b.byteLength
-      if (got >= keep) sock.destroy()
-    })
-  })
-}
-
-/** Seeded abort points: every fifth before any byte, every fifth inside the headers, the rest mid-body. */
-function abortPoints(seed: string, bodySize: number): number[] {
-  const r = prngBytes(seed, 4 * aborts)
-  return Array.from({ length: aborts }, (_, i) => {
-    const u = r.readUInt32LE(4 * i) / 2 ** 32
-    if (i % 5 === 0) return 0
-    if (i % 5 === 1) return 1 + Math.floor(u * 200)
-    return 1 + Math.floor(u * bodySize)
-  })
-}
 
 /** A UnixFS file's bytes from its blocks, following links depth-first. */
 function fileBytes(blocks: Map<string, Uint8Array>, cid: CID): Buffer {
