@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The real-daemon test rig: kubo + containerd + the stargz snapshotter, private to one directory.
 #
-#   scripts/rig.sh install        apt packages + build kubo and the stargz tools (cached)
+#   scripts/rig.sh install        apt packages + build kubo, the stargz tools, containerd 2.x, crictl
+#                                 and the OCI conformance suite (cached)
 #   scripts/rig.sh up [DIR]       start the daemons under DIR (default: new mktemp -d); prints DIR last
 #   scripts/rig.sh env [DIR]      export lines pointing ipcr, ctr, ctr-remote and ipfs at the rig
 #   scripts/rig.sh status [DIR]   exit 0 when every daemon of the rig answers
@@ -29,6 +30,12 @@ STARGZ_VERSION=v0.19.1
 # version the stargz client libraries above use. Snapshotters there can rebase, so layers unpack
 # side by side (src/pull/unpack-parallel.ts).
 CONTAINERD2_VERSION=v2.4.2
+# The OCI distribution-spec conformance suite (a Ginkgo test binary, `go test -c`): what a
+# registry is checked against. Its module was never tagged, so the pin is a pseudo-version: main at
+# 2023-11-01, between v1.1.0-rc3 and v1.1.0 (see scripts/rig/conformance/tools.go for why).
+CONFORMANCE_VERSION=v0.0.0-20231101194043-f2182352d4cc
+# crictl: pulls through containerd's CRI image service, as a kubelet does (hosts.toml, config_path).
+CRI_TOOLS_VERSION=v1.34.0
 # Debian packages: the daemon side. containerd 1.6.20 in bookworm.
 # e2fsprogs: mkfs.ext4 for IPCR_RIG_CONTAINERD_FS=ext4 (bench/pull); Debian installs it by default.
 # docker-registry (CNCF distribution 2.8) and skopeo: the registry as an image location
@@ -41,6 +48,8 @@ CACHE="${IPCR_RIG_CACHE:-$HOME/.cache/ipcr-rig}"
 KUBO_BIN="$CACHE/kubo-$KUBO_VERSION/bin"
 STARGZ_BIN="$CACHE/stargz-$STARGZ_VERSION/bin"
 CONTAINERD2_BIN="$CACHE/containerd-$CONTAINERD2_VERSION/bin"
+CONFORMANCE_BIN="$CACHE/conformance-$CONFORMANCE_VERSION/bin"
+CRI_TOOLS_BIN="$CACHE/cri-tools-$CRI_TOOLS_VERSION/bin"
 CURRENT="${IPCR_RIG_CURRENT:-${XDG_RUNTIME_DIR:-/tmp}/ipcr-rig.current}"
 
 log() { printf 'rig: %s\n' "$*" >&2; }
@@ -96,6 +105,25 @@ go_build() {
   log "$name: built in $(since "$t")"
 }
 
+# go_test_build NAME MODULE_DIR OUT_DIR PACKAGE: a package's test binary (`go test -c`), built and
+# cached like go_build; it lands in OUT_DIR as <last element of PACKAGE>.test.
+go_test_build() {
+  local name="$1" mod="$2" out="$3" pkg="$4"
+  local fp; fp="$(fingerprint "$mod" test -c "$pkg")"
+  if [[ -f "$out/.fingerprint" && "$(cat "$out/.fingerprint")" == "$fp" ]]; then
+    log "$name: cached in $out"
+    return
+  fi
+  local t; t="$(now)"
+  log "$name: building into $out"
+  mkdir -p "$out"
+  rm -f "$out/.fingerprint"
+  (cd "$mod" && CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false -mod=readonly" GOTOOLCHAIN=local \
+    go test -c -ldflags='-s -w' -o "$out/${pkg##*/}.test" "$pkg") >&2
+  echo "$fp" >"$out/.fingerprint"
+  log "$name: built in $(since "$t")"
+}
+
 cmd_install() {
   local t0; t0="$(now)"
   install_apt
@@ -112,6 +140,12 @@ cmd_install() {
   # Without cgo there is no btrfs, devmapper or zfs snapshotter; the rig uses overlayfs and stargz.
   go_build "containerd $CONTAINERD2_VERSION" "$HERE/rig/containerd" "$CONTAINERD2_BIN" -tags no_btrfs,no_devmapper,no_zfs \
     github.com/containerd/containerd/v2/cmd/containerd github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2
+  go_test_build "conformance $CONFORMANCE_VERSION" "$HERE/rig/conformance" "$CONFORMANCE_BIN" \
+    github.com/opencontainers/distribution-spec/conformance
+  # The second -ldflags replaces go_build's '-s -w' (the flag package keeps the last), so it says
+  # them again; the -X gives `crictl --version` its release instead of "unknown".
+  go_build "crictl $CRI_TOOLS_VERSION" "$HERE/rig/cri-tools" "$CRI_TOOLS_BIN" \
+    "-ldflags=-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$CRI_TOOLS_VERSION" sigs.k8s.io/cri-tools/cmd/crictl
   flock -u 9
   log "install done in $(since "$t0")"
 }
@@ -382,7 +416,8 @@ write_env() {
   q() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
   {
     echo "export IPCR_RIG_DIR=$(q "$DIR")"
-    echo "export IPCR_RIG_BIN=$(q "$KUBO_BIN:$STARGZ_BIN")"
+    echo "export IPCR_RIG_BIN=$(q "$KUBO_BIN:$STARGZ_BIN:$CRI_TOOLS_BIN")"
+    echo "export IPCR_RIG_CONFORMANCE=$(q "$CONFORMANCE_BIN/conformance.test")"
     echo "export CONTAINERD_ADDRESS=$(q "$DIR/containerd/containerd.sock")"
     echo "export IPFS_PATH=$(q "$DIR/ipfs")"
     echo "export IPCR_RIG_IPFS_API=$(q "$(cat "$DIR/ipfs/api")")"

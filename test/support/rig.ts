@@ -21,8 +21,10 @@ declare module 'vitest' {
 /** What `scripts/rig.sh env` exports, by name. */
 export interface RigEnv {
   IPCR_RIG_DIR: string
-  /** Colon-separated bin dirs of the built kubo and stargz tools (prepended to PATH). */
+  /** Colon-separated bin dirs of the built kubo, stargz tools and crictl (prepended to PATH). */
   IPCR_RIG_BIN: string
+  /** The OCI distribution-spec conformance suite's test binary (test/support/conformance.ts runs it). */
+  IPCR_RIG_CONFORMANCE: string
   CONTAINERD_ADDRESS: string
   IPFS_PATH: string
   /** kubo API multiaddr, e.g. /ip4/127.0.0.1/tcp/PORT */
