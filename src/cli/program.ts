@@ -132,7 +132,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .action(lazy(() => import('../commands/ipfs-swarm-key.js')))
 
-  const registry = program.command('registry').description('serve IPFS-enabled images to registry clients (containerd, skopeo, docker)').exitOverride()
+  const registry = program.command('registry').description('ipcr as an OCI registry: serve IPFS-enabled images to containerd, skopeo and docker, and set containerd up to pull through it').exitOverride()
   registry.command('serve')
     .description('serve images from IPFS over the OCI distribution API (pull side): ipfs/<CID>:latest, ipns/<name>:latest, and references published by ipfs-push (also as a containerd mirror, ?ns=HOST)')
     .option('--listen <host:port>', 'address to listen on (port 0: any free port; the URL is printed on stdout)', '127.0.0.1:5050')
@@ -143,6 +143,14 @@ export function buildProgram(): Command {
     .addHelpText('after', '\nExamples:\n  ipcr registry serve --listen 127.0.0.1:5050\n  ctr images pull --plain-http 127.0.0.1:5050/ipfs/bafkrei...:latest\n  curl http://127.0.0.1:5050/metrics')
     .exitOverride()
     .action(lazy(() => import('../commands/registry-serve.js'), { ownSignals: true }))
+  registry.command('hosts')
+    .description('print or write containerd hosts.toml files that pull each registry through ipcr\'s registry first, then from the registry itself')
+    .argument('<host...>', 'registries as references name them, HOST[:PORT] (docker.io, ghcr.io, registry.example.com:5000)')
+    .option('--dir <dir>', 'write DIR/HOST/hosts.toml (a containerd config_path, e.g. /etc/containerd/certs.d) instead of printing')
+    .option('--mirror <url>', 'ipcr\'s registry, http(s)://HOST:PORT', 'http://127.0.0.1:5050')
+    .addHelpText('after', '\nExample:\n  ipcr registry hosts docker.io ghcr.io --dir /etc/containerd/certs.d')
+    .exitOverride()
+    .action(lazy(() => import('../commands/registry-hosts.js')))
 
   // `ipcr run IMAGE ID CMD ARGS...`: what follows the image belongs to the container's command
   // (`ls -a`, `echo -n`), so for run (only) global options count just before the subcommand, as ctr
