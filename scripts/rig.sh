@@ -340,7 +340,7 @@ EOF
 }
 
 start_containerd() {
-  mkdir -p "$DIR/containerd/root" "$DIR/containerd/state"
+  mkdir -p "$DIR/containerd/root" "$DIR/containerd/state" "$DIR/certs.d"
   # IPCR_RIG_CONTAINERD_FS=ext4 (bench/pull sets it): containerd's root on an ext4 of its own, with a
   # journal, on a loop device made afresh by every up and wipe. This project's VMs have a root ext4
   # without a journal, where ext4 will not reuse an inode deleted in the last minute or more and steps
@@ -363,8 +363,12 @@ start_containerd() {
 version = 3
 root = "$DIR/containerd/root"
 state = "$DIR/containerd/state"
-# No Kubernetes here; CRI would also want CNI and sandbox images.
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime", "io.containerd.podsandbox.controller.v1.podsandbox"]
+# CRI is on for its image service (crictl pull, as a kubelet pulls); no pods run here, so the CNI
+# and sandbox image it would also want are never asked for.
+
+[plugins."io.containerd.cri.v1.images".registry]
+  # hosts.toml per registry (containerd's hosts.md), read afresh on every pull: tests drop files in.
+  config_path = "$DIR/certs.d"
 
 [grpc]
   address = "$DIR/containerd/containerd.sock"
@@ -383,8 +387,12 @@ EOF
 version = 2
 root = "$DIR/containerd/root"
 state = "$DIR/containerd/state"
-# No Kubernetes here; CRI would also want CNI and sandbox images.
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
+# CRI is on for its image service (crictl pull, as a kubelet pulls); no pods run here, so the CNI
+# and sandbox image it would also want are never asked for.
+
+[plugins."io.containerd.grpc.v1.cri".registry]
+  # hosts.toml per registry (containerd's hosts.md), read afresh on every pull: tests drop files in.
+  config_path = "$DIR/certs.d"
 
 [grpc]
   address = "$DIR/containerd/containerd.sock"
@@ -401,6 +409,11 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
     address = "$DIR/stargz/stargz.sock"
 EOF
   fi
+  # crictl's own config (CRI_CONFIG_FILE in env): without it, every call warns that /etc/crictl.yaml is missing.
+  cat >"$DIR/crictl.yaml" <<EOF
+runtime-endpoint: unix://$DIR/containerd/containerd.sock
+image-endpoint: unix://$DIR/containerd/containerd.sock
+EOF
   rm -f "$DIR/containerd/containerd.sock" "$DIR/containerd/containerd.sock.ttrpc"
   PATH="$path" start containerd "$bin" --config "$DIR/containerd/config.toml" --log-level "${IPCR_RIG_CONTAINERD_LOG_LEVEL:-info}"
   wait_for "containerd" 60 containerd "$CTRD_MATCH" ctr --address "$DIR/containerd/containerd.sock" version
@@ -418,6 +431,8 @@ write_env() {
     echo "export IPCR_RIG_DIR=$(q "$DIR")"
     echo "export IPCR_RIG_BIN=$(q "$KUBO_BIN:$STARGZ_BIN:$CRI_TOOLS_BIN")"
     echo "export IPCR_RIG_CONFORMANCE=$(q "$CONFORMANCE_BIN/conformance.test")"
+    echo "export IPCR_RIG_CERTS_D=$(q "$DIR/certs.d")"
+    echo "export CRI_CONFIG_FILE=$(q "$DIR/crictl.yaml")"
     echo "export CONTAINERD_ADDRESS=$(q "$DIR/containerd/containerd.sock")"
     echo "export IPFS_PATH=$(q "$DIR/ipfs")"
     echo "export IPCR_RIG_IPFS_API=$(q "$(cat "$DIR/ipfs/api")")"

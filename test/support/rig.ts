@@ -25,6 +25,8 @@ export interface RigEnv {
   IPCR_RIG_BIN: string
   /** The OCI distribution-spec conformance suite's test binary (test/support/conformance.ts runs it). */
   IPCR_RIG_CONFORMANCE: string
+  /** containerd's CRI registry config_path: HOST/hosts.toml files here steer crictl pulls. */
+  IPCR_RIG_CERTS_D: string
   CONTAINERD_ADDRESS: string
   IPFS_PATH: string
   /** kubo API multiaddr, e.g. /ip4/127.0.0.1/tcp/PORT */
