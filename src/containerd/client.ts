@@ -11,6 +11,7 @@ import { LeasesService, type Lease } from './leases.js'
 import type { CallScope } from './metadata.js'
 import { SnapshotsService } from './snapshots.js'
 import { TasksService } from './tasks.js'
+import type { TransportKind } from './transport.js'
 import { version, type ServerVersion } from './version.js'
 
 export interface ConnectOptions {
@@ -20,6 +21,8 @@ export interface ConnectOptions {
   namespace?: string | undefined
   /** Give up on an unanswering socket after this long; 3 s. */
   connectTimeoutMs?: number | undefined
+  /** The HTTP/2 client gRPC runs on: our own or node:http2 (IPCR_GRPC_TRANSPORT, then our own); for tests and benchmarks. */
+  transport?: TransportKind | undefined
 }
 
 /** A lease made by createLease: `client` works inside it; `done` deletes it and may be called more than once. */
@@ -55,7 +58,7 @@ export class ContainerdClient {
   /** UnavailableError within connectTimeoutMs when containerd does not answer on the socket. */
   static async connect(opts: ConnectOptions = {}): Promise<ContainerdClient> {
     const { socketPath, namespace } = resolveTarget(opts)
-    return new ContainerdClient(await Connection.open(socketPath, opts.connectTimeoutMs), { namespace })
+    return new ContainerdClient(await Connection.open(socketPath, { timeoutMs: opts.connectTimeoutMs, transport: opts.transport }), { namespace })
   }
 
   get socketPath(): string { return this.conn.socketPath }

@@ -1,19 +1,27 @@
-import { connect } from 'node:net'
-import { UnavailableError } from '../errors.js'
+import { UnavailableError, UsageError } from '../errors.js'
 import { ContainerdError, fromGrpcError, unreachable } from './errors.js'
 import { FrameDecoder, framePrefix } from './grpc-frames.js'
 import { codeOfHttpStatus, GrpcCode, GrpcStatusError } from './grpc-status.js'
-import { ErrorCode } from './h2/frames.js'
-import type { HeaderList } from './h2/hpack.js'
-import { H2Error, H2Session, type H2Stream } from './h2/session.js'
 import { scopeHeaders, type CallScope } from './metadata.js'
 import type { Rpc } from './protos.js'
+import { openOwnTransport } from './transport-own.js'
+import {
+  StreamCode, TransportError, transportKinds, type OpenTransport, type RequestHeaders, type Transport, type TransportKind,
+  type TransportStream,
+} from './transport.js'
 
 export interface CallOptions {
   /** Cancels the call; the promise or stream then rejects with the signal's reason. */
   signal?: AbortSignal | undefined
   /** A deadline for this call; none by default, since reads and writes of big blobs take their time. */
   timeoutMs?: number | undefined
+}
+
+export interface OpenOptions {
+  /** Give up on a socket that does not answer after this long; 3 s. */
+  timeoutMs?: number | undefined
+  /** Which HTTP/2 client to speak gRPC on; IPCR_GRPC_TRANSPORT, then our own. */
+  transport?: TransportKind | undefined
 }
 
 /** containerd's server limit; our own messages stay far below it (1 MiB write chunks). */
@@ -23,37 +31,50 @@ const streamWindowBytes = 4 << 20
 const connectionWindowBytes = 16 << 20
 
 /**
+ * IPCR_GRPC_TRANSPORT=own|node picks the HTTP/2 client: a switch for bench/run's A/B of the two and
+ * for debugging (is it our client or containerd?), not a user setting. Unset or empty: our own.
+ */
+export function transportFromEnv(env: NodeJS.ProcessEnv = process.env): TransportKind {
+  const value = env.IPCR_GRPC_TRANSPORT ?? ''
+  if (value === '') return 'own'
+  if ((transportKinds as readonly string[]).includes(value)) return value as TransportKind
+  throw new UsageError(`IPCR_GRPC_TRANSPORT=${value}: expected one of ${transportKinds.join(', ')}`)
+}
+
+/** Our own client is bundled in; node:http2 is loaded only when asked for (it costs ~9 ms to load). */
+async function opener(kind: TransportKind): Promise<OpenTransport> {
+  return kind === 'node' ? (await import('./transport-node.js')).openNodeTransport : openOwnTransport
+}
+
+/**
  * One HTTP/2 connection to containerd's socket, shared by every service and every scoped view of the
- * client, speaking gRPC's wire protocol on our own small HTTP/2 client (h2/). It replaced
- * @grpc/grpc-js, whose loading took longer than all the calls of an `ipcr run`, and then
- * node:http2, the largest start-up cost left after that (see bench/run). Calls are made by path
- * with the codecs from protos.ts; failures leave here as typed errors (errors.ts).
+ * client, speaking gRPC's wire protocol on an HTTP/2 client behind transport.ts: our own small one
+ * (h2/) by default, or node:http2. The own client replaced node:http2, the largest start-up cost
+ * left after @grpc/grpc-js had gone (see bench/run). Calls are made by path with the codecs from
+ * protos.ts; failures leave here as typed errors (errors.ts).
  */
 export class Connection {
-  private constructor(readonly socketPath: string, private readonly session: H2Session) {}
+  private constructor(readonly socketPath: string, private readonly transport: Transport) {}
 
   /**
    * Connect and wait for containerd's HTTP/2 settings, so a socket nobody serves fails here, fast
    * (timeoutMs, default 3 s), with UnavailableError saying why: ENOENT, ECONNREFUSED, EACCES or silence.
    */
-  static async open(socketPath: string, timeoutMs = 3000): Promise<Connection> {
-    const socket = connect({ path: socketPath })
-    const session = new H2Session(socket, { streamWindow: streamWindowBytes, connectionWindow: connectionWindowBytes })
-    let timer: NodeJS.Timeout | undefined
-    const silence = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(unreachable(socketPath, `no gRPC answer within ${timeoutMs} ms`)), timeoutMs)
-    })
+  static async open(socketPath: string, opts: OpenOptions = {}): Promise<Connection> {
+    const { timeoutMs = 3000 } = opts
+    const open = await opener(opts.transport ?? transportFromEnv())
+    const silence = new AbortController()
+    const timer = setTimeout(() => silence.abort(unreachable(socketPath, `no gRPC answer within ${timeoutMs} ms`)), timeoutMs)
     try {
-      await Promise.race([session.ready, silence])
+      const transport = await open(socketPath, { streamWindow: streamWindowBytes, connectionWindow: connectionWindowBytes, signal: silence.signal })
+      return new Connection(socketPath, transport)
     } catch (err) {
-      socket.destroy()
       if (err instanceof UnavailableError) throw err
-      const reason = err instanceof H2Error ? 'the connection closed before containerd answered' : socketErrorReason(err as NodeJS.ErrnoException)
+      const reason = err instanceof TransportError ? 'the connection closed before containerd answered' : socketErrorReason(err as NodeJS.ErrnoException)
       throw unreachable(socketPath, reason, err)
     } finally {
       clearTimeout(timer)
     }
-    return new Connection(socketPath, session)
   }
 
   async unary<Req, Res>(rpc: Rpc<Req, Res>, req: Req, scope: CallScope, opts: CallOptions = {}): Promise<Res> {
@@ -95,19 +116,19 @@ export class Connection {
 
   /** Let the calls in flight finish, then close; the connection no longer keeps the process alive. */
   close(): void {
-    this.session.close()
+    this.transport.close()
   }
 
   private start(path: string, scope: CallScope, opts: CallOptions): GrpcCall {
-    const headers: HeaderList = [
+    const headers: Array<RequestHeaders[number]> = [
       [':method', 'POST'], [':scheme', 'http'], [':path', path], [':authority', 'localhost'],
       ['content-type', 'application/grpc'], ['te', 'trailers'], ...Object.entries(scopeHeaders(scope)),
     ]
     // The server enforces the deadline too; "m" is milliseconds in gRPC's timeout syntax.
     if (opts.timeoutMs !== undefined) headers.push(['grpc-timeout', `${Math.max(1, Math.ceil(opts.timeoutMs))}m`])
-    let stream: H2Stream
+    let stream: TransportStream
     try {
-      stream = this.session.request(headers)
+      stream = this.transport.request(headers)
     } catch (err) {
       throw unreachable(this.socketPath, `the connection is closed (${(err as Error).message})`, err)
     }
@@ -127,7 +148,7 @@ export class GrpcCall {
   private readonly timer: NodeJS.Timeout | undefined
   private readonly onAbort = (): void => this.cancel()
 
-  constructor(private readonly stream: H2Stream, private readonly opts: CallOptions) {
+  constructor(private readonly stream: TransportStream, private readonly opts: CallOptions) {
     if (opts.timeoutMs !== undefined) {
       this.timer = setTimeout(() => this.cancel(new GrpcStatusError(GrpcCode.DEADLINE_EXCEEDED, 'Deadline exceeded')), opts.timeoutMs)
     }
@@ -239,9 +260,9 @@ export class OrderedStream<Req, Res> {
 
 /** A stream that broke without a gRPC status: reset by the server, or the connection lost. */
 function streamFailure(err: unknown): GrpcStatusError {
-  if (err instanceof H2Error) {
-    const lost = err.code === ErrorCode.REFUSED_STREAM || err.code === ErrorCode.CONNECT_ERROR
-    return new GrpcStatusError(lost ? GrpcCode.UNAVAILABLE : err.code === ErrorCode.CANCEL ? GrpcCode.CANCELLED : GrpcCode.INTERNAL, err.message)
+  if (err instanceof TransportError) {
+    const lost = err.code === StreamCode.REFUSED_STREAM || err.code === StreamCode.CONNECT_ERROR
+    return new GrpcStatusError(lost ? GrpcCode.UNAVAILABLE : err.code === StreamCode.CANCEL ? GrpcCode.CANCELLED : GrpcCode.INTERNAL, err.message)
   }
   return new GrpcStatusError(GrpcCode.UNAVAILABLE, (err as Error).message ?? String(err))
 }

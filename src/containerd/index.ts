@@ -1,9 +1,10 @@
-// containerd over gRPC: the client, its services and their types. Loads node:http2; import only where needed.
+// containerd over gRPC: the client, its services and their types. Loads node:net (node:http2 only if asked for); import only where needed.
 export { ContainerdClient, type ConnectOptions, type LeaseHandle } from './client.js'
 export { AlreadyExistsError, ContainerdError } from './errors.js'
 export { defaultAddress, defaultNamespace, resolveTarget, socketPathOf } from './address.js'
 export { namespaceHeader, leaseHeader, type CallScope } from './metadata.js'
 export type { CallOptions } from './connection.js'
+export type { TransportKind } from './transport.js'
 export { expireLabel, type LeaseOptions } from './lease-options.js'
 export type { ServerVersion } from './version.js'
 export { ImagesService, type ImageRecord, type NewImageRecord } from './images.js'

@@ -97,7 +97,7 @@ function rawString(text: string, out: number[]): void {
  * literal that is never added to the peer's dynamic table, its name indexed when the static table
  * has it. Strings go raw (no Huffman): our headers are few and short.
  */
-export function encodeHeaders(headers: HeaderList): Buffer {
+export function encodeHeaders(headers: ReadonlyArray<readonly [name: string, value: string]>): Buffer {
   const out: number[] = []
   for (const [name, value] of headers) {
     const pair = staticPairIndex.get(`${name}\0${value}`)

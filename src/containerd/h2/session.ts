@@ -3,12 +3,13 @@ import {
   clientPreface, defaultMaxFrameSize, defaultWindowSize, ErrorCode, errorName, Flag, frame, frameHeader, FrameReader, FrameType,
   Setting, settingsPayload, u32, type Frame,
 } from './frames.js'
-import { encodeHeaders, HpackDecoder, type HeaderList } from './hpack.js'
+import { TransportError, type RequestHeaders, type Transport, type TransportStream } from '../transport.js'
+import { encodeHeaders, HpackDecoder } from './hpack.js'
 
 /** A stream or the whole connection ended abnormally; `code` is an HTTP/2 error code. */
-export class H2Error extends Error {
-  constructor(message: string, readonly code: number) {
-    super(message)
+export class H2Error extends TransportError {
+  constructor(message: string, code: number) {
+    super(message, code)
     this.name = 'H2Error'
   }
 }
@@ -25,7 +26,7 @@ export interface SessionOptions {
  * RST_STREAM; no server push, no priorities. Node's http2 module did this for us at a cost of 9 ms
  * to load (it brings tls along) and more per call than a whole `ipcr run` can spare.
  */
-export class H2Session {
+export class H2Session implements Transport {
   /** Resolves once the peer's first SETTINGS arrive: it speaks HTTP/2. */
   readonly ready: Promise<void>
   private readonly streams = new Map<number, H2Stream>()
@@ -63,7 +64,7 @@ export class H2Session {
   }
 
   /** Open a stream with these request headers; its data follows with write() and end(). */
-  request(headers: HeaderList): H2Stream {
+  request(headers: RequestHeaders): H2Stream {
     if (this.failure) throw this.failure
     if (this.closing) throw new H2Error('the connection is closing', ErrorCode.REFUSED_STREAM)
     const block = encodeHeaders(headers)
@@ -295,7 +296,7 @@ function unpad(f: Frame): Buffer {
  * through async iteration, which gives flow-control window back as it is read. `headers` are the
  * first header block, `trailers` a second one.
  */
-export class H2Stream {
+export class H2Stream implements TransportStream {
   headers: Record<string, string> | undefined
   trailers: Record<string, string> | undefined
   /** Data waiting for flow-control window, and whether END_STREAM follows it. */
