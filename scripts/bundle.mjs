@@ -56,6 +56,10 @@ const { loadCli, cacheFile } = require(${JSON.stringify(join(root, 'bin', 'ipcr.
 const { main, script } = loadCli({ cache: false })
 ;(async () => {
   for (const argv of ${JSON.stringify(training)}) await main(['node', 'ipcr', ...argv])
+  // The node:http2 transport too (IPCR_GRPC_TRANSPORT), so bench/run's A/B compares cached code with cached code.
+  process.env.IPCR_GRPC_TRANSPORT = 'node'
+  await main(['node', 'ipcr', ...${JSON.stringify(training[1])}])
+  delete process.env.IPCR_GRPC_TRANSPORT
   writeFileSync(cacheFile + '.tmp', script.createCachedData())
   renameSync(cacheFile + '.tmp', cacheFile)
 })()`

@@ -278,6 +278,8 @@ function socketErrorReason(err: NodeJS.ErrnoException): string {
     case 'ECONNREFUSED': return 'connection refused (a stale socket: nothing listens on it)'
     case 'EACCES': case 'EPERM': return 'permission denied (containerd\'s socket usually needs root)'
     case 'ENOTSOCK': return 'not a socket'
+    // Hung up on before answering: our preface met a closed socket.
+    case 'EPIPE': case 'ECONNRESET': return 'the connection closed before containerd answered'
     default: return err.message
   }
 }

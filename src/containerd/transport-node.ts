@@ -37,26 +37,37 @@ export const openNodeTransport: OpenTransport = (socketPath, options) => new Pro
 })
 
 class NodeTransport implements Transport {
+  private readonly active = new Set<ClientHttp2Stream>()
+  private closing = false
+
   constructor(private readonly session: ClientHttp2Session, connectionWindow: number, private readonly state: { lost: boolean }) {
     // A dead connection fails every stream in flight; without a listener its error would crash us.
     session.on('error', () => undefined)
     session.setLocalWindowSize(connectionWindow)
   }
 
-  /** Whether the socket closed under the session: what a stream failing now is told. */
-  get lost(): boolean { return this.state.lost }
+  /** Whether the connection broke under its streams (socket closed, or GOAWAY with an error): what a failing stream is told. */
+  get lost(): boolean { return this.state.lost || this.session.destroyed }
 
   request(headers: RequestHeaders): TransportStream {
-    if (this.state.lost || this.session.destroyed) throw new TransportError('the connection closed', StreamCode.CONNECT_ERROR)
-    if (this.session.closed) throw new TransportError('the connection is closing', StreamCode.REFUSED_STREAM)
+    if (this.lost) throw new TransportError('the connection closed', StreamCode.CONNECT_ERROR)
+    if (this.closing) throw new TransportError('the connection is closing', StreamCode.REFUSED_STREAM)
     const out: OutgoingHttpHeaders = {}
     for (const [name, value] of headers) out[name] = value
-    return new NodeStream(this.session.request(out), this)
+    const stream = this.session.request(out)
+    this.active.add(stream)
+    stream.once('close', () => {
+      this.active.delete(stream)
+      if (this.closing && this.active.size === 0) this.session.close()
+    })
+    return new NodeStream(stream, this)
   }
 
   close(): void {
-    this.session.close()
+    this.closing = true
     this.session.unref()
+    // Not session.close() at once: its GOAWAY makes nghttp2 refuse requests whose headers are still queued.
+    if (this.active.size === 0) this.session.close()
   }
 }
 
@@ -90,14 +101,15 @@ class NodeStream implements TransportStream {
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
-    // Not destroyed when the reader stops early: the caller cancels, and the server sees CANCEL, not NO_ERROR.
-    const chunks = this.stream.iterator({ destroyOnReturn: false }) as AsyncIterableIterator<Buffer>
     try {
-      for await (const chunk of chunks) yield chunk
+      for await (const chunk of this.stream) yield chunk as Buffer
     } catch (err) {
       throw this.failure(err)
     }
-    if (this.cancelled) throw this.failure(undefined)
+    // Node ends the data without an error when it closes a stream itself (we cancelled, or the
+    // socket closed under it: CANCEL); a stream that ended as it should has no code or NO_ERROR.
+    const code = this.stream.rstCode
+    if (this.cancelled || (code !== undefined && code !== StreamCode.NO_ERROR)) throw this.failure(undefined)
   }
 
   private failure(err: unknown): TransportError {

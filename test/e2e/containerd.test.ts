@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { IntegrityError, NotFoundError, UnavailableError } from '../../src/errors.js'
 import { ContainerdClient, uncompressedLabel } from '../../src/containerd/index.js'
+import { transportKinds } from '../../src/containerd/transport.js'
 import { readAll, sha256Digest, type Digest } from '../../src/oci/digest.js'
 import type { Descriptor } from '../../src/oci/descriptor.js'
 import { MediaType } from '../../src/oci/media-types.js'
@@ -246,6 +247,30 @@ describe('image store', () => {
     const store = new ContainerdImageStore(client, 'example.com/nope:missing')
     await expect(store.root()).rejects.toThrow(new NotFoundError(`image "example.com/nope:missing" not found in containerd namespace "${namespace}"`))
     await store.close()
+  })
+})
+
+// The suite above runs on the default transport (IPCR_GRPC_TRANSPORT); containerd's own ways, on
+// both: Write ends with RST_STREAM NO_ERROR after its answer, Read streams past every window, a
+// refusal comes as a status in the trailers, and leaving a Read early cancels it.
+describe.each(transportKinds)('containerd on the %s transport', (transport) => {
+  let on: ContainerdClient
+  beforeAll(async () => { on = await ContainerdClient.connect({ address: process.env.CONTAINERD_ADDRESS, namespace, transport }) })
+  afterAll(async () => { await on?.close() })
+
+  test('writes, reads back, refuses and cancels', async () => {
+    const data = randomBytes(9 * 1024 * 1024 + 7) // past the 4 MiB stream window we give containerd
+    const desc = blob(data)
+    await on.withLease(async (leased) => {
+      expect(await leased.content.write(desc, chunks(data, 1 << 20))).toEqual({ written: true, resumedAt: 0 })
+      expect(Buffer.compare(await readAll(leased.content.read(desc)), data)).toBe(0)
+      for await (const part of leased.content.read(desc)) { expect(part.length).toBeGreaterThan(0); break }
+      await expect(leased.content.info(sha256Digest(randomBytes(8)))).rejects.toBeInstanceOf(NotFoundError)
+      // containerd's commit refuses bytes that are not the digest's: a status in Write's trailers.
+      await expect(leased.content.write(blob(randomBytes(5000)), chunks(randomBytes(5000)))).rejects.toBeInstanceOf(IntegrityError)
+      expect((await leased.version()).version).toMatch(/^v?\d+\.\d+/) // the connection is still good
+    })
+    await expect(on.leases.delete(`${namespace}-never-made`)).rejects.toBeInstanceOf(NotFoundError)
   })
 })
 
