@@ -30,4 +30,12 @@ export function timed(cmd, args, opts = {}) {
 }
 
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+/** The q-quantile (0..1) of xs, interpolated between the two nearest ranks. */
+export function quantile(xs, q) {
+  const s = [...xs].sort((a, b) => a - b)
+  const at = (s.length - 1) * q
+  const lo = Math.floor(at)
+  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (at - lo)
+}
 export const ipcrBin = `${root}bin/ipcr`
