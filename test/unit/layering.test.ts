@@ -74,7 +74,11 @@ describe('layering', () => {
       expect([...files].filter((f) => f.startsWith('containerd/') || f.startsWith('ipfs/') || f.startsWith('stores/'))).toEqual([])
     }
     // ... while the containerd client does reach its transport: the check walks real graphs.
-    expect(staticClosure('containerd/client.ts').packages.has('node:net')).toBe(true)
+    const client = staticClosure('containerd/client.ts')
+    expect(client.packages.has('node:net')).toBe(true)
+    // node:http2 (~9 ms to load) is imported only when IPCR_GRPC_TRANSPORT asks for it.
+    expect(client.packages.has('node:http2')).toBe(false)
+    expect(staticClosure('containerd/transport-node.ts').packages.has('node:http2')).toBe(true)
   })
 
   it('commands stay thin: no command file is over 60 lines, and none asks which IPFS backend it has', () => {
