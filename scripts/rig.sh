@@ -329,9 +329,15 @@ ipfs_gateway_url() {
 start_stargz() {
   mkdir -p "$DIR/stargz/root"
   # Upstream config keys (service.Config + ipfs). The snapshotter finds kubo through IPFS_PATH.
-  cat >"$DIR/stargz/config.toml" <<EOF
-ipfs = true
-EOF
+  # Tests add their own as DIR/stargz/config.d/*.toml, read at the next wipe or up: e.g. registry
+  # mode (`ipfs = false`, which replaces the default below) with [[resolver.host."HOST".mirrors]]
+  # naming a registry the test started. The rig's tests remove them and wipe again when done.
+  local extra ipfs_line='ipfs = true'
+  if grep -qsE '^[[:space:]]*ipfs[[:space:]]*=' "$DIR"/stargz/config.d/*.toml; then ipfs_line=''; fi
+  printf '%s\n' "$ipfs_line" >"$DIR/stargz/config.toml"
+  for extra in "$DIR"/stargz/config.d/*.toml; do
+    if [[ -f "$extra" ]]; then { echo; cat "$extra"; } >>"$DIR/stargz/config.toml"; fi
+  done
   rm -f "$DIR/stargz/stargz.sock"
   IPFS_PATH="$DIR/ipfs" start stargz "$STARGZ_BIN/containerd-stargz-grpc" \
     --address "$DIR/stargz/stargz.sock" --config "$DIR/stargz/config.toml" \
