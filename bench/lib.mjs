@@ -1,5 +1,8 @@
 // Shared by the benchmarks: a rig to run against, timed runs of a command with peak RSS, medians.
-import { spawnSync, execFileSync } from 'node:child_process'
+import { spawn, spawnSync, execFileSync } from 'node:child_process'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const root = fileURLToPath(new URL('..', import.meta.url))
@@ -39,3 +42,32 @@ export function quantile(xs, q) {
   return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (at - lo)
 }
 export const ipcrBin = `${root}bin/ipcr`
+
+/** A TCP port free on 127.0.0.1 just now. */
+export const freePort = () => new Promise((resolve) => {
+  const s = createServer()
+  s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)) })
+})
+
+/** CNCF distribution (Debian's docker-registry) on a free loopback port, plain HTTP, storage under `dir`. */
+export async function startDistribution(dir) {
+  const host = `127.0.0.1:${await freePort()}`
+  await mkdir(dir, { recursive: true })
+  await writeFile(join(dir, 'config.yml'), ['version: 0.1', 'log:', '  level: error', 'storage:', '  filesystem:', `    rootdirectory: ${join(dir, 'data')}`, 'http:', `  addr: ${host}`, ''].join('\n'))
+  const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: 'ignore' })
+  for (let i = 0; i < 100; i++) {
+    try { execFileSync('curl', ['-sf', '-o', '/dev/null', `http://${host}/v2/`]); break } catch { await new Promise((r) => setTimeout(r, 100)) }
+  }
+  return { host, pid: child.pid, stop: () => child.kill() }
+}
+
+/** Fresh containerd + snapshotter state (kubo kept). Retried: on a loaded machine a restart can time out. */
+export function wipeRig(rigDir) {
+  for (let attempt = 1; ; attempt++) {
+    const r = spawnSync('bash', [rig, 'wipe', rigDir], { encoding: 'utf8' })
+    if (r.status === 0) return
+    const why = r.stderr.split('\n').filter((l) => l.startsWith('rig:')).join('\n')
+    if (attempt === 3) throw new Error(`rig wipe failed 3 times:\n${why}`)
+    console.warn(`  rig wipe failed (attempt ${attempt}), retrying:\n${why}`)
+  }
+}

@@ -9,12 +9,10 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { execFileSync, spawn } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
+import { execFileSync } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import { writeRandomImage, tarLayout } from '../dist/testkit/index.js'
-import { ipcrBin, median, rigUp, timed } from './lib.mjs'
+import { ipcrBin, median, rigUp, startDistribution, timed } from './lib.mjs'
 
 const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '1024' }, rounds: { type: 'string', default: '3' } } })
 const size = Number(values['size-mib']) << 20
@@ -57,7 +55,7 @@ try {
   console.log(`  same root CID: ${cidOurs === cidTheirs ? 'yes' : `NO (${cidOurs} vs ${cidTheirs})`}`)
 
   // ---- from a registry ----
-  const registry = await startRegistry(join(work, 'registry'))
+  const registry = await startDistribution(join(work, 'registry'))
   try {
     const ref = `${registry.host}/bench/random:${values['size-mib']}m`
     execFileSync('skopeo', ['copy', '--dest-tls-verify=false', `oci:${image.dir}`, `docker://${ref}`], { stdio: 'ignore' })
@@ -87,17 +85,4 @@ try {
 } finally {
   await rm(work, { recursive: true, force: true })
   down()
-}
-
-/** CNCF distribution (Debian's docker-registry) on a free loopback port, plain HTTP, storage under `dir`. */
-async function startRegistry(dir) {
-  const port = await new Promise((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)) }) })
-  const host = `127.0.0.1:${port}`
-  execFileSync('mkdir', ['-p', dir])
-  await writeFile(join(dir, 'config.yml'), ['version: 0.1', 'log:', '  level: error', 'storage:', '  filesystem:', `    rootdirectory: ${join(dir, 'data')}`, 'http:', `  addr: ${host}`, ''].join('\n'))
-  const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: 'ignore' })
-  for (let i = 0; i < 100; i++) {
-    try { execFileSync('curl', ['-sf', '-o', '/dev/null', `http://${host}/v2/`]); break } catch { await new Promise((r) => setTimeout(r, 100)) }
-  }
-  return { host, stop: () => child.kill() }
 }
