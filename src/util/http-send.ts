@@ -23,19 +23,20 @@ export async function sendBody(res: ServerResponse, body: ResponseBody): Promise
     return ended
   }
   const it = body[Symbol.asyncIterator]()
+  const orEnd = untilEnded(ended)
   let done = false
   try {
     for (;;) {
       if (res.destroyed) return await ended
       const next = it.next()
-      const step = await Promise.race([next, ended])
+      const step = await orEnd(next)
       if (typeof step === 'string') {
         // The producer is still working on a chunk nobody wants: whatever it settles with goes nowhere.
         next.catch(() => undefined)
         return step
       }
       if (step.done === true) { done = true; break }
-      if (!res.write(step.value)) await Promise.race([drained(res), ended])
+      if (!res.write(step.value)) await orEnd(drained(res))
     }
   } catch (err) {
     done = true // a failed producer has finished; there is nothing to stop
@@ -48,6 +49,26 @@ export async function sendBody(res: ServerResponse, body: ResponseBody): Promise
   }
   if (!res.destroyed) res.end()
   return ended
+}
+
+/**
+ * `orEnd(p)`: p's outcome, or the response's once it is over, whichever comes first. Not
+ * Promise.race(p, ended) per chunk: every race leaves a reaction on `ended`, which settles only
+ * when the response does, and that reaction holds the race's result, the chunk, so a streamed
+ * blob stayed in memory whole until its response ended (a 1 GiB layer: 1.1 GiB peak RSS). Here
+ * `ended` has one reaction, which wakes only the wait in progress.
+ */
+function untilEnded(ended: Promise<SendOutcome>): <T>(p: Promise<T>) => Promise<T | SendOutcome> {
+  let over: SendOutcome | undefined
+  let wake: ((o: SendOutcome) => void) | undefined
+  void ended.then((o) => { over = o; wake?.(o) })
+  return <T>(p: Promise<T>) => {
+    if (over !== undefined) return Promise.resolve(over)
+    return new Promise<T | SendOutcome>((resolve, reject) => {
+      wake = resolve
+      p.then(resolve, reject).finally(() => { if (wake === resolve) wake = undefined })
+    })
+  }
 }
 
 /** Settles once the response is over: 'sent' when all of it was flushed, 'gone' when the connection closed first. */
