@@ -145,4 +145,33 @@ describe('sendBody', () => {
     expect((await get(Infinity)).toString('latin1')).toMatch(/\r\n\r\n0\r\n\r\n$/)
     expect(await sent).toBe('sent')
   })
+
+  it('lets go of each chunk once it is written: a long body is never held whole until the response ends', async () => {
+    const { setFlagsFromString } = await import('node:v8')
+    const { runInNewContext } = await import('node:vm')
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const first: Array<WeakRef<Uint8Array>> = []
+    let release: () => void = () => undefined
+    const gate = new Promise<void>((resolve) => { release = resolve })
+    body = () => (async function* () {
+      for (let i = 0; i < 64; i++) {
+        const c = new Uint8Array(chunk).fill(i)
+        if (i < 8) first.push(new WeakRef(c))
+        yield c
+      }
+      await gate // the response is still open while the early chunks are checked
+      yield new Uint8Array(1)
+    })()
+    const socket = connect(port, '127.0.0.1')
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+    let received = 0
+    await new Promise<void>((resolve) => socket.on('data', (b: Buffer) => { received += b.byteLength; if (received >= 64 * chunk) resolve() }))
+    for (let i = 0; i < 3; i++) { gc(); await new Promise((r) => setImmediate(r)) }
+    // Before the fix every chunk stayed reachable from a race on the response's end until it ended.
+    expect(first.filter((w) => w.deref() !== undefined)).toHaveLength(0)
+    release()
+    await new Promise((resolve) => socket.on('close', resolve))
+    expect(await sent).toBe('sent')
+  })
 })
