@@ -4,6 +4,12 @@ import { buildProgram } from './program.js'
 
 /** Run the CLI; resolves to the exit code. Every failure becomes one line on stderr. */
 export async function main(argv: string[]): Promise<number> {
+  // A reader that stops early (`ipcr … --help | head`) closes stdout: that ends us quietly, as it
+  // ends a Go tool, instead of as an unhandled EPIPE.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0)
+    throw err
+  })
   const program = buildProgram()
   try {
     await program.parseAsync(argv)

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ipnsNameForRef } from '../../src/ipfs/ipns-key.js'
 import { buildFixtures } from '../../src/testkit/index.js'
-import type { RunResult } from '../support/rig.js'
+import { run, type RunResult } from '../support/rig.js'
 import { expectCleanFailure, ipcr } from '../support/ipcr.js'
 
 const cid = 'bafkreie7754qk7fl56ebauawdgfuqqa3kdd7sotvuhsm6wbz3qin6ssw3a'
@@ -157,5 +157,13 @@ describe('commands that take a reference refuse what is not one', () => {
   it('ipns republish reports a malformed reference as such, not as never pushed', async () => {
     const line = expectCleanFailure(await withoutContact(['ipns', 'republish', 'example.com/app:1', 'BAD REF']))
     expect(line).toMatch(/^ipcr: "BAD REF" is not an image reference/)
+  })
+
+  it('a reader that stops early (ipcr … --help | head -1) ends ipcr quietly with exit 0, not an EPIPE stack', async () => {
+    const bin = new URL('../../bin/ipcr', import.meta.url).pathname
+    const r = await run('bash', ['-c', `set -o pipefail; "${bin}" i ipfs-push --help | head -1`])
+    expect(r.stdout).toBe('Usage: ipcr image ipfs-push [options] <image>\n')
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
   })
 })
