@@ -53,7 +53,7 @@ async function openssl(args: string[], cwd: string): Promise<void> {
 }
 
 /** A CA and a server certificate for 127.0.0.1 signed by it (EC keys: fast to make). */
-async function makeServerCert(dir: string): Promise<{ ca: string; cert: string; key: string }> {
+export async function makeServerCert(dir: string): Promise<{ ca: string; cert: string; key: string }> {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
   await openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=ipcr test CA', '-days', '2',
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir)
