@@ -8,7 +8,7 @@ import { NotFoundError, UsageError, IntegrityError } from '../errors.js'
 import { writeFileAtomic } from '../util/fs-util.js'
 import { parseCid, type CID } from './cid.js'
 import { ipnsNameForRef } from './ipns-key.js'
-import type { IpnsService, Published, PublishRequest } from './ipns.js'
+import { ttlMsOf, type IpnsService, type Published, type PublishRequest } from './ipns.js'
 
 /**
  * IPNS without a daemon: records are made and signed in-process with the reference's derived key
@@ -54,5 +54,9 @@ export class EmbeddedIpns implements IpnsService {
 
   async expiry(name: string): Promise<Date | undefined> {
     return this.read(name).then((r) => new Date(r.validity), () => undefined)
+  }
+
+  async ttl(name: string): Promise<number | undefined> {
+    return this.read(name).then(ttlMsOf, () => undefined)
   }
 }

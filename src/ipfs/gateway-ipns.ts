@@ -2,7 +2,7 @@ import { multihashToIPNSRoutingKey, unmarshalIPNSRecord } from 'ipns'
 import { ipnsValidator } from 'ipns/validator'
 import { IntegrityError, NotFoundError, UsageError } from '../errors.js'
 import { parseCid, type CID } from './cid.js'
-import type { IpnsService, Published } from './ipns.js'
+import { ttlMsOf, type IpnsService, type Published } from './ipns.js'
 
 /** Fetches the raw IPNS record of a name (`/ipns/<name>?format=ipns-record`). */
 export type RecordFetcher = (name: string, signal?: AbortSignal) => Promise<Uint8Array>
@@ -43,5 +43,9 @@ export class GatewayIpns implements IpnsService {
 
   async expiry(name: string): Promise<Date | undefined> {
     return this.record(name).then((r) => new Date(r.validity), () => undefined)
+  }
+
+  async ttl(name: string): Promise<number | undefined> {
+    return this.record(name).then(ttlMsOf, () => undefined)
   }
 }

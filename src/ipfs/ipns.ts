@@ -23,4 +23,11 @@ export interface IpnsService {
   resolve(name: string, options?: { signal?: AbortSignal }): Promise<CID>
   /** Expiry of the record currently held for `name`, when this node has one. */
   expiry(name: string): Promise<Date | undefined>
+  /** How long resolvers may cache the record held for `name` (its TTL, in ms), when this node has one. */
+  ttl(name: string): Promise<number | undefined>
+}
+
+/** A record's TTL (nanoseconds on the wire) in milliseconds. */
+export function ttlMsOf(record: { ttl?: bigint | undefined }): number | undefined {
+  return record.ttl === undefined ? undefined : Number(record.ttl / 1_000_000n)
 }

@@ -1,9 +1,9 @@
-import { unmarshalIPNSRecord } from 'ipns'
+import { unmarshalIPNSRecord, type IPNSRecord } from 'ipns'
 import { NotFoundError } from '../errors.js'
 import { once } from '../util/once.js'
 import { parseCid, type CID } from './cid.js'
 import { deriveKey, pkcs8Pem } from './ipns-key.js'
-import type { IpnsService, Published, PublishRequest } from './ipns.js'
+import { ttlMsOf, type IpnsService, type Published, type PublishRequest } from './ipns.js'
 import type { KuboClient } from './kubo.js'
 import { KuboError, multipartFile, replyJson } from './kubo-rpc.js'
 
@@ -48,14 +48,24 @@ export class KuboIpns implements IpnsService {
   }
 
   /** The record kubo holds for the name (its own, or one it fetched), read with routing/get. */
-  async expiry(name: string): Promise<Date | undefined> {
+  private async record(name: string): Promise<IPNSRecord | undefined> {
     try {
       const reply = await this.kubo.call('routing/get', { arg: `/ipns/${name}` })
       const chunks: Uint8Array[] = []
       for await (const c of reply.body) chunks.push(c)
-      return new Date(unmarshalIPNSRecord(Buffer.concat(chunks)).validity)
+      return unmarshalIPNSRecord(Buffer.concat(chunks))
     } catch {
       return undefined
     }
+  }
+
+  async expiry(name: string): Promise<Date | undefined> {
+    const record = await this.record(name)
+    return record ? new Date(record.validity) : undefined
+  }
+
+  async ttl(name: string): Promise<number | undefined> {
+    const record = await this.record(name)
+    return record ? ttlMsOf(record) : undefined
   }
 }

@@ -2,6 +2,7 @@ import { IntegrityError, NotFoundError, UnavailableError, UsageError } from '../
 import type { IpfsBackend } from '../ipfs/backend.js'
 import { cidText, type CID } from '../ipfs/cid.js'
 import { parsePullRef, type PullRef } from '../ipfs/ref.js'
+import { ipnsNameForRef } from '../ipfs/ipns-key.js'
 import { resolvePullRef } from '../ipfs/resolve.js'
 import type { Digest } from '../oci/digest.js'
 import { Lru } from '../util/lru.js'
@@ -13,7 +14,7 @@ import type { BlobStatter, CatalogEvents, ManifestFinder, TagLister } from './ro
 export interface CatalogOptions {
   /** How long a name (IPNS, or the root CID itself) may take to resolve before it is "unknown" (404). */
   resolveTimeoutMs: number
-  /** How long a name's root is believed before IPNS is asked again. */
+  /** How long a name's root is believed before IPNS is asked again, when its record's TTL is not at hand. */
   nameTtlMs?: number
   /** Images whose digest tables are kept (least recently used go first). */
   maxImages?: number
@@ -110,10 +111,10 @@ export class ImageCatalog implements ManifestFinder, BlobStatter, TagLister {
     let pending = this.resolving.get(key)
     if (!pending) {
       const started = performance.now()
-      pending = resolvePullRef(ref, this.ipfs, { timeoutMs: this.o.resolveTimeoutMs }).then(
-        ({ cid }) => {
+      pending = Promise.all([resolvePullRef(ref, this.ipfs, { timeoutMs: this.o.resolveTimeoutMs }), this.recordTtl(ref)]).then(
+        ([{ cid }, ttlMs]) => {
           this.o.events?.resolved((performance.now() - started) / 1000, 'ok')
-          this.names.set(key, { ref: key, root: cid }, this.o.nameTtlMs ?? 30_000)
+          this.names.set(key, { ref: key, root: cid }, ttlMs ?? this.o.nameTtlMs ?? 30_000)
           return cid
         },
         (err: unknown) => {
@@ -125,6 +126,17 @@ export class ImageCatalog implements ManifestFinder, BlobStatter, TagLister {
       this.resolving.set(key, pending)
     }
     return pending
+  }
+
+  /**
+   * How long a name's answer may be kept: its IPNS record's TTL (what ipfs-push --ipns-ttl set,
+   * 5 min by default), at most an hour; undefined when the backend holds no record to ask.
+   */
+  private async recordTtl(ref: PullRef): Promise<number | undefined> {
+    if (ref.kind === 'cid') return undefined
+    const name = ref.kind === 'ref' ? ipnsNameForRef(ref.ref) : ref.name
+    const ttl = await this.ipfs.ipns().then((ipns) => ipns.ttl(name)).catch(() => undefined)
+    return ttl === undefined || ttl <= 0 ? undefined : Math.min(ttl, 3_600_000)
   }
 
   private async tableOf(root: CID, unknown: ErrorCode, repo: Repository): Promise<ImageTable> {

@@ -258,4 +258,29 @@ describe('registry serve: stopping', () => {
     await closing
     expect(closed).toBe(true)
   })
+
+})
+
+describe('registry serve: names follow their IPNS records', () => {
+  it("keeps a name's root as long as its IPNS record's TTL says, and no longer", async () => {
+    const other = new MemoryImage()
+    const config = other.putJson(MediaType.OciConfig, { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } })
+    other.rootDesc = other.putJson(MediaType.OciManifest, { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [] })
+    const second = await pushImage(other, ipfs, { platforms: { all: true } })
+    const ipns = await ipfs.ipns()
+    const digestOf = async (repoTag: string): Promise<string | null> => {
+      const [repo, tag] = repoTag.split(':') as [string, string]
+      return (await get(`/v2/${repo}/manifests/${tag}`, { method: 'HEAD' })).headers.get('docker-content-digest')
+    }
+    // A record with a 60 s TTL: republished elsewhere, the old root is still served (30 s was the fixed cache time).
+    await ipns.publish(parseCid(root), { ref: 'ceo.test/org/long:1', lifetimeMs: 3_600_000, ttlMs: 60_000 })
+    expect(await digestOf('ceo.test/org/long:1')).toBe(index.digest)
+    await ipns.publish(parseCid(second.rootCid), { ref: 'ceo.test/org/long:1', lifetimeMs: 3_600_000, ttlMs: 60_000 })
+    expect(await digestOf('ceo.test/org/long:1')).toBe(index.digest)
+    // A record with a 1 ms TTL is asked again on the next request and the new root is served.
+    await ipns.publish(parseCid(root), { ref: 'ceo.test/org/short:1', lifetimeMs: 3_600_000, ttlMs: 1 })
+    expect(await digestOf('ceo.test/org/short:1')).toBe(index.digest)
+    await ipns.publish(parseCid(second.rootCid), { ref: 'ceo.test/org/short:1', lifetimeMs: 3_600_000, ttlMs: 1 })
+    expect(await digestOf('ceo.test/org/short:1')).toBe(second.root.digest)
+  })
 })
