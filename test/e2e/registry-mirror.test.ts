@@ -8,44 +8,22 @@
 // One containerd (the rig's) stands in for B's; ipcr's registry for B runs in the root namespace
 // and reaches B's kubo API on its veth, as test/e2e/p2p.test.ts does.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { buildFixtures, type Fixtures } from '../../src/testkit/index.js'
 import { ipcr } from '../support/ipcr.js'
+import { startIpcrServer, type IpcrServer } from '../support/ipcr-server.js'
 import { ctr, ctrRemote, rigEnv, run, wipeContainerd, type RunResult } from '../support/rig.js'
 import { kuboCluster, type Cluster, type ClusterNode } from '../support/cluster.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
 
-const bin = fileURLToPath(new URL('../../bin/ipcr', import.meta.url))
 
-interface Served { url: string; host: string; proc: ChildProcess; stderr: () => string; stop: () => Promise<number | null> }
+type Served = IpcrServer
 
 /** `ipcr registry serve` on a free loopback port; resolves once it prints its URL. */
-async function serve(globalArgs: readonly string[] = [], serveArgs: readonly string[] = []): Promise<Served> {
-  const proc = spawn(bin, [...globalArgs, 'registry', 'serve', '--listen', '127.0.0.1:0', ...serveArgs], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let err = ''
-  proc.stderr?.on('data', (b: Buffer) => { err += b.toString() })
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    proc.stdout?.on('data', (b: Buffer) => {
-      out += b.toString()
-      const line = /^(http:\/\/\S+)\n/m.exec(out)
-      if (line?.[1]) resolve(line[1])
-    })
-    proc.once('exit', (code) => reject(new Error(`ipcr registry serve exited ${code} before listening:\n${err}`)))
-  })
-  return {
-    url, host: new URL(url).host, proc, stderr: () => err,
-    stop: async () => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode
-      const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)))
-      proc.kill('SIGTERM')
-      return exited
-    },
-  }
+function serve(globalArgs: readonly string[] = [], serveArgs: readonly string[] = []): Promise<Served> {
+  return startIpcrServer([...globalArgs, 'registry', 'serve', '--listen', '127.0.0.1:0', ...serveArgs])
 }
 
 /** The request counters /metrics shows for one route, by status. */

@@ -1,19 +1,18 @@
 // `ipcr registry serve --tls-cert --tls-key`: HTTPS with a certificate the test makes, and a
 // client that trusts its CA pulls a manifest; one that does not is refused by TLS.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildFixtures, type Fixtures } from '../../src/testkit/index.js'
-import { ipcrBin } from '../support/cluster.js'
 import { ipcr } from '../support/ipcr.js'
+import { startIpcrServer, type IpcrServer } from '../support/ipcr-server.js'
 import { makeServerCert } from '../support/registry.js'
 import { run } from '../support/rig.js'
 
 let fx: Fixtures
 let work: string
-let server: ChildProcess | undefined
+let server: IpcrServer | undefined
 
 beforeAll(async () => {
   fx = await buildFixtures(join(tmpdir(), 'ipcr-fixtures'))
@@ -21,7 +20,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  server?.kill('SIGTERM')
+  await server?.stop()
   await rm(work, { recursive: true, force: true })
 })
 
@@ -32,13 +31,9 @@ describe('ipcr registry serve over TLS', () => {
     expect(pushed.code, pushed.stderr).toBe(0)
     const { root, rootDescriptor } = JSON.parse(pushed.stdout) as { root: string; rootDescriptor: { digest: string } }
     const tls = await makeServerCert(work)
-    const proc = spawn(ipcrBin, ['registry', 'serve', '--listen', '127.0.0.1:0', '--tls-cert', tls.cert, '--tls-key', tls.key], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'ignore'] })
-    server = proc
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = ''
-      proc.stdout?.on('data', (b: Buffer) => { out += b.toString(); const m = /^(https:\/\/\S+)\n/m.exec(out); if (m?.[1]) resolve(m[1]) })
-      proc.once('exit', (code) => reject(new Error(`exited ${code} before listening`)))
-    })
+    server = await startIpcrServer(['registry', 'serve', '--listen', '127.0.0.1:0', '--tls-cert', tls.cert, '--tls-key', tls.key], env)
+    const url = server.url
+    expect(url).toMatch(/^https:/)
     const manifest = `${url}/v2/ipfs/${root}/manifests/latest`
     const trusted = await run('curl', ['-sS', '-D', '-', '-o', '/dev/null', '--cacert', tls.ca, '-H', 'Accept: application/vnd.oci.image.manifest.v1+json', manifest])
     expect(trusted.code, trusted.stderr).toBe(0)

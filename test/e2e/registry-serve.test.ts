@@ -4,46 +4,24 @@
 // with nothing committed in containerd; a corrupt block cuts the response; clients that hang up
 // and 200 parallel requests leave it correct and small.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { MT, OciLayoutWriter, prngBytes, tarBuffer, writeImage, writeLayer } from '../../src/testkit/index.js'
 import { abortAfter, abortPoints } from '../support/abort-loop.js'
 import { ipcr } from '../support/ipcr.js'
+import { startIpcrServer, type IpcrServer } from '../support/ipcr-server.js'
 import { ctr, run, wipeContainerd } from '../support/rig.js'
 import { uniqueImage, type UniqueImage } from '../support/unique-image.js'
 
-const bin = fileURLToPath(new URL('../../bin/ipcr', import.meta.url))
 const tag = `t${process.pid}`
 const ref = `ceo.test/org/app:${tag}`
 
-interface Served { url: string; host: string; proc: ChildProcess; stderr: () => string; stop: () => Promise<number | null> }
+type Served = IpcrServer
 
-async function serve(env: NodeJS.ProcessEnv = {}): Promise<Served> {
-  const proc = spawn(bin, ['registry', 'serve', '--listen', '127.0.0.1:0'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let err = ''
-  proc.stderr?.on('data', (b: Buffer) => { err += b.toString() })
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    proc.stdout?.on('data', (b: Buffer) => {
-      out += b.toString()
-      const line = /^(http:\/\/\S+)\n/m.exec(out)
-      if (line?.[1]) resolve(line[1])
-    })
-    proc.once('exit', (code) => reject(new Error(`ipcr registry serve exited ${code} before listening:\n${err}`)))
-  })
-  return {
-    url, host: new URL(url).host, proc, stderr: () => err,
-    stop: async () => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode
-      const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)))
-      proc.kill('SIGTERM')
-      return exited
-    },
-  }
+function serve(env: NodeJS.ProcessEnv = {}): Promise<Served> {
+  return startIpcrServer(['registry', 'serve', '--listen', '127.0.0.1:0'], env)
 }
 
 /** containerd's record of an image: its target digest, or undefined when it has none. */

@@ -3,12 +3,10 @@
 // 50 times each at seeded random points (before the headers, inside them, mid-body), and then the
 // same process still answers every kind of request correctly, and its 404s name no local path.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { CarBlockIterator } from '@ipld/car/iterator'
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
@@ -18,16 +16,15 @@ import { cidText, parseCid, type CID } from '../../src/ipfs/cid.js'
 import { MT, OciLayoutWriter, prngBytes, tarBuffer, writeImage, writeLayer } from '../../src/testkit/index.js'
 import { abortAfter as abortAt, abortPoints as seededPoints } from '../support/abort-loop.js'
 import { ipcr } from '../support/ipcr.js'
+import { startIpcrServer, type IpcrServer } from '../support/ipcr-server.js'
 
-const bin = fileURLToPath(new URL('../../bin/ipcr', import.meta.url))
 /** Far more than loopback socket buffers hold, so a client that stops reading leaves the server mid-write. */
 const bigFileSize = 24 * 1024 * 1024
 const aborts = 50
 
 let work: string
 let env: NodeJS.ProcessEnv
-let server: ChildProcess
-let serverErr = ''
+let server: IpcrServer
 let url: string
 let root: string
 let layer: { cid: string; digest: string; size: number }
@@ -50,28 +47,15 @@ beforeAll(async () => {
   layer = { cid: blob.cid, digest: blob.digest, size: blob.size }
 
   // --debug: a line per request on stderr, which says when the client went away mid-response.
-  server = spawn(bin, ['--debug', 'ipfs', 'serve', '--listen', '127.0.0.1:0'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  server.stderr?.on('data', (b: Buffer) => { serverErr += b.toString() })
-  url = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    server.stdout?.on('data', (b: Buffer) => {
-      out += b.toString()
-      const line = /^(http:\/\/\S+)\n/m.exec(out)
-      if (line?.[1]) resolve(line[1])
-    })
-    server.once('exit', (code) => reject(new Error(`ipcr ipfs serve exited ${code} before listening:\n${serverErr}`)))
-  })
+  server = await startIpcrServer(['--debug', 'ipfs', 'serve', '--listen', '127.0.0.1:0'], env)
+  url = server.url
 })
 
 const abortAfter = (path: string, keep: number): Promise<number> => abortAt(url, path, keep)
 const abortPoints = (seed: string, bodySize: number): number[] => seededPoints(seed, bodySize, aborts)
 
 afterAll(async () => {
-  if (server && server.exitCode === null && server.signalCode === null) {
-    const exited = new Promise((resolve) => server.once('exit', resolve))
-    server.kill('SIGTERM')
-    await exited
-  }
+  await server?.stop()
 })
 
 /** A UnixFS file's bytes from its blocks, following links depth-first. */
@@ -111,13 +95,13 @@ describe('ipcr ipfs serve: clients that hang up', () => {
     for (const keep of abortPoints('serve-abort-raw', 256 * 1024)) {
       await abortAfter(`/ipfs/${cidText(leaf)}?format=raw`, keep)
     }
-    expect(server.exitCode, serverErr).toBeNull()
-    expect(server.signalCode, serverErr).toBeNull()
-    expect(serverErr).not.toMatch(/ERR_STREAM_PREMATURE_CLOSE|Unhandled|uncaught/i)
+    expect(server.proc.exitCode, server.stderr()).toBeNull()
+    expect(server.proc.signalCode, server.stderr()).toBeNull()
+    expect(server.stderr()).not.toMatch(/ERR_STREAM_PREMATURE_CLOSE|Unhandled|uncaught/i)
     // The test's own check: aborts did land mid-response (the big layer's CAR is far larger than what
     // socket buffers hold), rather than all after the server had written everything it had.
-    const gone = serverErr.split('\n').filter((l) => /format=car 200 \d+ms \(the client went away\)$/.test(l))
-    expect(gone.length, serverErr).toBeGreaterThanOrEqual(aborts / 4)
+    const gone = server.stderr().split('\n').filter((l) => /format=car 200 \d+ms \(the client went away\)$/.test(l))
+    expect(gone.length, server.stderr()).toBeGreaterThanOrEqual(aborts / 4)
 
     // The same process answers in full: the layer's CAR is the layer blob, byte for byte.
     const layerBlocks = await fetchCar(layer.cid)
