@@ -23,7 +23,7 @@ export interface RigEnv {
   IPCR_RIG_DIR: string
   /** Colon-separated bin dirs of the built kubo, stargz tools and crictl (prepended to PATH). */
   IPCR_RIG_BIN: string
-  /** The OCI distribution-spec conformance suite's test binary (test/support/conformance.ts runs it). */
+  /** The OCI distribution-spec conformance suite's binary (test/support/conformance.ts runs it). */
   IPCR_RIG_CONFORMANCE: string
   /** containerd's CRI registry config_path: HOST/hosts.toml files here steer crictl pulls. */
   IPCR_RIG_CERTS_D: string
