@@ -3,6 +3,7 @@ import { addEstargzOptions } from './estargz-options.js'
 import { lazy } from './lazy-action.js'
 import { addLimitOptions, allLimits, jsonLimits } from './limit-options.js'
 import { addRegistryOptions } from './registry-options.js'
+import { addRegistryServeOptions } from './registry-serve-options.js'
 import { collect, parseBool } from './option-parsers.js'
 
 /**
@@ -133,14 +134,14 @@ export function buildProgram(): Command {
     .action(lazy(() => import('../commands/ipfs-swarm-key.js')))
 
   const registry = program.command('registry').description('ipcr as an OCI registry: serve IPFS-enabled images to containerd, skopeo and docker, and set containerd up to pull through it').exitOverride()
-  registry.command('serve')
-    .description('serve images from IPFS over the OCI distribution API (pull side): ipfs/<CID>:latest, ipns/<name>:latest, and references published by ipfs-push (also as a containerd mirror, ?ns=HOST)')
+  addRegistryServeOptions(registry.command('serve'))
+    .description('serve images from IPFS over the OCI distribution API: ipfs/<CID>:latest, ipns/<name>:latest, references published by ipfs-push (also as a containerd mirror, ?ns=HOST), and with --allow-push what clients push')
     .option('--listen <host:port>', 'address to listen on (port 0: any free port; the URL is printed on stdout)', '127.0.0.1:5050')
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key)')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option('--resolve-timeout <duration>', 'a name IPFS cannot resolve within this long is unknown (404), so containerd falls back to its next host', '2s')
     .option('--log-format <format>', 'access log on stderr, a line per request: text or json', 'text')
-    .addHelpText('after', '\nExamples:\n  ipcr registry serve --listen 127.0.0.1:5050\n  ctr images pull --plain-http 127.0.0.1:5050/ipfs/bafkrei...:latest\n  curl http://127.0.0.1:5050/metrics')
+    .addHelpText('after', '\nExamples:\n  ipcr registry serve --listen 127.0.0.1:5050\n  ipcr registry serve --allow-push   # then: skopeo copy oci:./img docker://127.0.0.1:5050/org/app:1 --dest-tls-verify=false\n  ctr images pull --plain-http 127.0.0.1:5050/ipfs/bafkrei...:latest\n  curl http://127.0.0.1:5050/metrics')
     .exitOverride()
     .action(lazy(() => import('../commands/registry-serve.js'), { ownSignals: true }))
   registry.command('hosts')

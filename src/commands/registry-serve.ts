@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises'
 import type { CommandResult, GlobalOptions } from '../cli/globals.js'
 import { log } from '../cli/log.js'
+import { registryServeOptionsFrom } from '../cli/registry-serve-options.js'
 import { UsageError } from '../errors.js'
 import { parseListen } from '../ipfs/serve.js'
 import { openIpfs } from '../ipfs/select.js'
@@ -8,26 +8,25 @@ import { formatAccess, type LogFormat } from '../registry/access-log.js'
 import { startRegistry } from '../registry/start.js'
 import { parseDuration } from '../util/duration.js'
 
-interface Options { listen: string; tlsCert?: string; tlsKey?: string; resolveTimeout: string; logFormat: string }
+interface Options { listen: string; resolveTimeout: string; logFormat: string }
 
 /**
- * `ipcr registry serve`: the pull side of the OCI distribution API over IPFS, until SIGINT or
+ * `ipcr registry serve`: the OCI distribution API over IPFS (pull; push with --allow-push), until SIGINT or
  * SIGTERM, which drain the requests in flight. The URL goes to stdout once listening (port 0: how
  * a script learns the port); a line per request goes to stderr.
  */
 export async function run(_args: string[], opts: Record<string, unknown>, globals: GlobalOptions): Promise<CommandResult> {
   const o = opts as unknown as Options
   if (o.logFormat !== 'text' && o.logFormat !== 'json') throw new UsageError(`--log-format ${o.logFormat}: expected text or json`)
-  if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together')
   const format: LogFormat = o.logFormat
   const listen = parseListen(o.listen)
   const resolveTimeoutMs = parseDuration(o.resolveTimeout, '--resolve-timeout')
-  const tls = o.tlsCert !== undefined && o.tlsKey !== undefined ? { cert: await readFile(o.tlsCert), key: await readFile(o.tlsKey) } : undefined
+  const serve = await registryServeOptionsFrom(opts)
   const { backend, note } = await openIpfs({ api: globals.ipfsApi, notify: (m) => log.info(m) })
   log.info(note)
   try {
     const server = await startRegistry(backend, {
-      ...listen, ...(tls ? { tls } : {}), resolveTimeoutMs,
+      ...listen, ...serve, resolveTimeoutMs, notify: (m) => log.info(m),
       onRequest: (e) => process.stderr.write(`${formatAccess(e, format)}\n`),
     })
     log.info(`serving images from IPFS as an OCI registry at ${server.url} (pull with: ctr images pull --plain-http ${server.url.replace(/^https?:\/\//, '')}/ipfs/<CID>:latest)`)

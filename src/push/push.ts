@@ -43,6 +43,11 @@ export interface PushOptions {
   signal?: AbortSignal
   /** What ipcr refuses to publish because it would refuse to pull it; defaultLimits by default. */
   limits?: ImageLimits
+  /**
+   * The CID IPFS already holds a blob under (added with the same profile), so it is not read and
+   * added again: the registry's pushed blobs went into IPFS as they were uploaded.
+   */
+  storedCid?: (desc: Descriptor) => Promise<string | undefined>
 }
 
 /** Where rewritten blobs go: IPFS (urls: ipfs://CID) or an image sink (no urls). */
@@ -69,6 +74,8 @@ export interface PushResult extends RewriteResult {
 export async function pushImage(source: ImageSource, ipfs: IpfsBackend, options: PushOptions): Promise<PushResult> {
   const target: RewriteTarget = {
     async put(desc, bytes) {
+      const stored = await options.storedCid?.(desc)
+      if (stored !== undefined) return { urls: [`ipfs://${stored}`], cid: stored }
       const cid = cidText(await withContext(`adding ${desc.digest}`, () => ipfs.add(bytes)))
       return { urls: [`ipfs://${cid}`], cid }
     },

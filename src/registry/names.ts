@@ -77,3 +77,14 @@ export function describeRepository(repo: Repository): string {
 function clip(text: string): string {
   return text.length > 300 ? `${text.slice(0, 300)}…` : text
 }
+
+/**
+ * A repository a client may push to: any reference repository. `ipfs/<CID>` and `ipns/<name>`
+ * name content by its address, which a push cannot change, and a mirror request (`?ns=`) is a pull.
+ */
+export function parseWritableRepository(name: string, ns: string | null): string {
+  const repo = parseRepository(name, null)
+  if (ns !== null) throw new RegistryError('DENIED', `ns=${clip(ns)}: a mirror request cannot push`)
+  if (repo.kind !== 'ref') throw new RegistryError('DENIED', `${describeRepository(repo)} names content by its address; push to a repository of your own (e.g. org/app)`)
+  return repo.base
+}

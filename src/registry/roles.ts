@@ -1,7 +1,12 @@
+import type { IncomingMessage } from 'node:http'
+import type { Descriptor } from '../oci/descriptor.js'
 import type { Digest } from '../oci/digest.js'
 import type { TableEntry } from './digest-table.js'
 import type { ByteSpan } from './range.js'
 import type { ManifestRef, Repository } from './names.js'
+import type { PutResult } from './pushed-manifests.js'
+import type { StoredBlob } from './storage/metadata.js'
+import type { UploadSession } from './storage/uploads.js'
 
 // The narrow roles handlers reach storage through (the shape of CNCF distribution's blobs.go):
 // each handler takes only what it needs, and a test hands it a fake of just that.
@@ -24,6 +29,43 @@ export interface BlobReader {
 /** The tags a repository is known by (NAME_UNKNOWN when none). */
 export interface TagLister {
   tags(repo: Repository): Promise<string[]>
+}
+
+/** The manifests in a repository whose `subject` is a given digest, as the referrers API lists them. */
+export interface ReferrerLister {
+  referrers(repo: Repository, subject: Digest): Promise<Descriptor[]>
+}
+
+/** Upload sessions (storage/uploads.ts): bytes spooled until a commit checks their digest. */
+export interface BlobUploads {
+  start(repo: string): Promise<UploadSession>
+  get(repo: string, id: string): Promise<UploadSession>
+  append(session: UploadSession, body: AsyncIterable<Uint8Array>, o?: { start?: number; length?: number }): Promise<UploadSession>
+  digest(session: UploadSession): Promise<Digest>
+  bytes(session: UploadSession): AsyncIterable<Uint8Array>
+  remove(id: string): Promise<void>
+}
+
+/** Where verified blobs are kept (storage/blobs.ts). */
+export interface BlobKeeper {
+  commit(repo: string, digest: Digest, size: number, bytes: () => AsyncIterable<Uint8Array>): Promise<StoredBlob>
+  mount(repo: string, from: string, digest: Digest): Promise<StoredBlob | undefined>
+  delete(repo: string, digest: Digest): Promise<boolean>
+}
+
+/** Manifest PUT and DELETE (pushed-manifests.ts). */
+export interface ManifestWriter {
+  put(repo: string, ref: ManifestRef, contentType: string | undefined, bytes: Buffer): Promise<PutResult>
+  delete(repo: string, ref: ManifestRef): Promise<void>
+}
+
+/**
+ * Who may write: checked before a write's handler runs, and on `GET /v2/`, where clients learn
+ * which credentials the registry asks for. Each throws the RegistryError the client gets.
+ */
+export interface WriteAccess {
+  authorizeWrite(req: IncomingMessage): Promise<void>
+  authorizeBase(req: IncomingMessage): Promise<void>
 }
 
 /** Whether the storage answers. */

@@ -5,15 +5,25 @@ import { UsageError } from '../errors.js'
 import { sendBody, type ResponseBody } from '../util/http-send.js'
 import type { AccessEntry } from './access-log.js'
 import { RegistryError } from './errors.js'
-import type { Handler, Reply } from './handler.js'
+import type { Method, Reply } from './handler.js'
 import { baseHandler } from './handlers/base.js'
-import { blobsHandler } from './handlers/blobs.js'
-import { manifestsHandler } from './handlers/manifests.js'
+import { blobDeleteHandler, blobsHandler } from './handlers/blobs.js'
+import { manifestDeleteHandler, manifestPutHandler, manifestsHandler } from './handlers/manifests.js'
 import { referrersHandler } from './handlers/referrers.js'
 import { tagsHandler } from './handlers/tags.js'
+import { uploadHandlers } from './handlers/uploads.js'
 import type { RegistryMetrics } from './metrics.js'
-import type { BlobReader, BlobStatter, HealthProbe, ManifestFinder, TagLister } from './roles.js'
-import { matchRoute, routeTable, type Route } from './routes.js'
+import type { BlobKeeper, BlobReader, BlobStatter, BlobUploads, HealthProbe, ManifestFinder, ManifestWriter, ReferrerLister, TagLister, WriteAccess } from './roles.js'
+import { allowed, matchRoute, routeTable, type Methods, type Route, type RouteName } from './routes.js'
+
+/** The roles the write side needs; absent, the registry is read-only (every write is UNSUPPORTED). */
+export interface RegistryWrites {
+  uploads: BlobUploads
+  blobs: BlobKeeper
+  manifests: ManifestWriter
+  /** DELETE of manifests, tags and blobs (--allow-delete). */
+  allowDelete: boolean
+}
 
 /** The roles the server's handlers need, and where it reports. */
 export interface RegistryDeps {
@@ -21,34 +31,52 @@ export interface RegistryDeps {
   blobs: BlobStatter
   reader: BlobReader
   tags: TagLister
+  referrers: ReferrerLister
   health: HealthProbe
   metrics: RegistryMetrics
+  writes?: RegistryWrites
+  /** Who may write (and what /v2/ asks of clients); absent: no one is asked. */
+  gate?: WriteAccess
   onRequest?: (entry: AccessEntry) => void
 }
 
-const readOnly = 'GET, HEAD'
-
 /** The request listener: route, run the handler, write its reply or its error, count and log. */
 export function registryListener(deps: RegistryDeps): http.RequestListener {
-  const routes = routeTable({
-    base: baseHandler(),
-    manifests: manifestsHandler(deps.manifests),
-    blobs: blobsHandler(deps.blobs, deps.reader),
-    tags: tagsHandler(deps.tags),
-    referrers: referrersHandler(),
-    metrics: async () => {
-      const { contentType, text } = await deps.metrics.render()
-      return { status: 200, headers: { 'content-type': contentType }, body: Buffer.from(text) }
-    },
-    health: async () => {
-      const ok = await deps.health.healthy()
-      const body = Buffer.from(ok ? 'ok\n' : 'the IPFS backend does not answer\n')
-      return { status: ok ? 200 : 503, headers: { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.byteLength }, body }
-    },
-  })
+  const routes = routeTable(handlers(deps))
   return (req, res) => {
     // respond() settles every failure itself; this catch only keeps a bug from ending the process.
     respond(routes, deps, req, res).catch(() => res.destroy())
+  }
+}
+
+function handlers(deps: RegistryDeps): Record<Exclude<RouteName, 'none'>, Methods> {
+  const w = deps.writes
+  const deletes = w?.allowDelete === true ? w : undefined
+  const uploads = w ? uploadHandlers(w.uploads, w.blobs) : undefined
+  return {
+    base: { GET: baseHandler() },
+    manifest: {
+      GET: manifestsHandler(deps.manifests),
+      ...(w ? { PUT: manifestPutHandler(w.manifests) } : {}),
+      ...(deletes ? { DELETE: manifestDeleteHandler(deletes.manifests) } : {}),
+    },
+    blob: { GET: blobsHandler(deps.blobs, deps.reader), ...(deletes ? { DELETE: blobDeleteHandler(deletes.blobs) } : {}) },
+    upload: uploads ?? {},
+    tags: { GET: tagsHandler(deps.tags) },
+    referrers: { GET: referrersHandler(deps.referrers) },
+    metrics: {
+      GET: async () => {
+        const { contentType, text } = await deps.metrics.render()
+        return { status: 200, headers: { 'content-type': contentType }, body: Buffer.from(text) }
+      },
+    },
+    healthz: {
+      GET: async () => {
+        const ok = await deps.health.healthy()
+        const body = Buffer.from(ok ? 'ok\n' : 'the IPFS backend does not answer\n')
+        return { status: ok ? 200 : 503, headers: { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.byteLength }, body }
+      },
+    },
   }
 }
 
@@ -67,7 +95,7 @@ async function respond(routes: Route[], deps: RegistryDeps, req: http.IncomingMe
     return (async function* () { for await (const chunk of body) { bytes += chunk.byteLength; yield chunk } })()
   }
   try {
-    const reply = await handle(matched, req, url)
+    const reply = await handle(matched, deps, req, url)
     res.writeHead(reply.status, reply.headers)
     outcome = await sendBody(res, counted(req.method === 'HEAD' ? undefined : reply.body))
   } catch (err) {
@@ -80,7 +108,8 @@ async function respond(routes: Route[], deps: RegistryDeps, req: http.IncomingMe
       if (err instanceof RegistryError) error = typeof err.detail === 'string' ? err.detail : undefined
       if (err instanceof RegistryError && err.cause instanceof Error) error = `${error ?? ''} (${err.cause.message})`
       const body = Buffer.from(e.body())
-      res.writeHead(e.status, { 'content-type': 'application/json', 'content-length': body.byteLength, ...e.headers, ...(e.code === 'UNSUPPORTED' ? { allow: readOnly } : {}) })
+      const allow = e.code === 'UNSUPPORTED' && matched ? { allow: allowed(matched.route) } : {}
+      res.writeHead(e.status, { 'content-type': 'application/json', 'content-length': body.byteLength, ...e.headers, ...allow })
       outcome = await sendBody(res, counted(req.method === 'HEAD' ? undefined : body))
     }
   }
@@ -93,12 +122,26 @@ async function respond(routes: Route[], deps: RegistryDeps, req: http.IncomingMe
   })
 }
 
-async function handle(matched: ReturnType<typeof matchRoute>, req: http.IncomingMessage, url: URL): Promise<Reply> {
-  if (!matched) throw new RegistryError('NAME_UNKNOWN', `${url.pathname} is no endpoint of this registry (it serves the pull side of the OCI distribution API under /v2/)`)
-  const handler: Handler | undefined = matched.route.handler
-  if (req.method !== 'GET' && req.method !== 'HEAD') throw new RegistryError('UNSUPPORTED', `${req.method ?? ''} is not supported: this registry is read-only for now`)
-  if (handler === undefined) throw new RegistryError('UNSUPPORTED', 'uploads are not supported: this registry is read-only for now')
-  return handler({ method: req.method, url, params: matched.params, headers: req.headers })
+const methods = new Set<string>(['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'])
+
+/**
+ * Route and method, then who may write, then the handler. Authentication comes before any byte of
+ * a write's body is read or any IPFS work is done: a refused push costs nothing.
+ */
+async function handle(matched: ReturnType<typeof matchRoute>, deps: RegistryDeps, req: http.IncomingMessage, url: URL): Promise<Reply> {
+  if (!matched) throw new RegistryError('NAME_UNKNOWN', `${url.pathname} is no endpoint of this registry (it serves the OCI distribution API under /v2/)`)
+  const method = (req.method ?? '') as Method
+  if (!methods.has(method)) throw new RegistryError('UNSUPPORTED', `${req.method ?? ''} is not a method of the distribution API`)
+  const write = method !== 'GET' && method !== 'HEAD'
+  if (write) await deps.gate?.authorizeWrite(req)
+  else if (matched.route.name === 'base') await deps.gate?.authorizeBase(req)
+  const handler = matched.route.methods[method === 'HEAD' ? 'GET' : method]
+  if (handler === undefined) {
+    throw new RegistryError('UNSUPPORTED', !write ? `${method} is not served here`
+      : !deps.writes ? `${method} is not supported: this registry is read-only (start it with --allow-push to accept pushes)`
+        : method === 'DELETE' ? 'deletes are off (start the registry with --allow-delete)' : `${method} is not served here`)
+  }
+  return handler({ method, url, params: matched.params, headers: req.headers, body: req })
 }
 
 export interface ListenOptions {

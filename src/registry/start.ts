@@ -1,20 +1,45 @@
+import { join } from 'node:path'
 import type { IpfsBackend } from '../ipfs/backend.js'
 import { ipcrRoot } from '../ipfs/embedded.js'
 import { PushHistory } from '../ipfs/history.js'
+import { defaultLimits, type ImageLimits } from '../oci/limits.js'
 import type { AccessEntry } from './access-log.js'
 import { ipfsBlobReader } from './blob-reader.js'
 import { ImageCatalog } from './catalog.js'
+import { RegistryContent } from './content.js'
 import { backendHealth } from './health.js'
+import { IpfsImagePublisher, type PublishSettings } from './ipfs-image.js'
 import { RegistryMetrics } from './metrics.js'
-import { serveRegistry, type ListenOptions } from './server.js'
+import { PushedManifests } from './pushed-manifests.js'
+import type { WriteAccess } from './roles.js'
+import { serveRegistry, type ListenOptions, type RegistryWrites } from './server.js'
+import { PushedBlobs } from './storage/blobs.js'
+import { fsDriver } from './storage/fs-driver.js'
+import { RegistryMetadata } from './storage/metadata.js'
+import { UploadArea } from './storage/uploads.js'
+
+/** The write side's settings (--allow-push and what goes with it). */
+export interface PushSettings extends Omit<PublishSettings, 'env' | 'limits'> {
+  allowDelete: boolean
+  /** An upload session untouched this long is dropped with its bytes (--upload-ttl). */
+  uploadTtlMs: number
+}
 
 export interface StartOptions extends ListenOptions {
   resolveTimeoutMs: number
+  /** Where pushed manifests, tags and upload sessions are kept; default $IPCR_ROOT/registry. */
+  storageDir?: string
+  /** Accept pushes; absent: read-only. */
+  push?: PushSettings
+  gate?: WriteAccess
+  limits?: ImageLimits
   onRequest?: (entry: AccessEntry) => void
+  /** Lines worth a log (a tag push and the root it became). */
+  notify?: (line: string) => void
   env?: NodeJS.ProcessEnv
 }
 
-/** The registry over one IPFS backend: the catalog of images, its metrics, and the server, wired. */
+/** The registry over one IPFS backend: pushed content, the catalog of IPFS images, metrics and the server, wired. */
 export async function startRegistry(ipfs: IpfsBackend, o: StartOptions): Promise<{ url: string; close(): Promise<void> }> {
   const metrics = new RegistryMetrics({ processMetrics: true })
   const history = new PushHistory(ipcrRoot(o.env))
@@ -23,8 +48,33 @@ export async function startRegistry(ipfs: IpfsBackend, o: StartOptions): Promise
     events: metrics,
     knownRefs: async () => (await history.list()).map((r) => r.ref),
   })
-  return serveRegistry({
-    manifests: catalog, blobs: catalog, tags: catalog, reader: ipfsBlobReader(ipfs), health: backendHealth(ipfs), metrics,
+  const dir = o.storageDir ?? join(ipcrRoot(o.env), 'registry')
+  const meta = new RegistryMetadata(fsDriver(dir))
+  const blobs = new PushedBlobs(meta, ipfs)
+  const content = new RegistryContent(meta, blobs, catalog)
+  const closing: Array<() => Promise<void>> = []
+  let writes: RegistryWrites | undefined
+  if (o.push) {
+    const limits = o.limits ?? defaultLimits
+    const uploads = new UploadArea(join(dir, 'uploads'), { ttlMs: o.push.uploadTtlMs, maxBlobSize: limits.layerSize })
+    await uploads.sweep()
+    const sweeper = setInterval(() => { void uploads.sweep().catch(() => undefined) }, Math.min(o.push.uploadTtlMs, 3_600_000))
+    sweeper.unref()
+    const publisher = new IpfsImagePublisher(meta, ipfs, { ...o.push, limits, ...(o.env ? { env: o.env } : {}) })
+    closing.push(async () => { clearInterval(sweeper); await publisher.close() })
+    writes = { uploads, blobs, manifests: new PushedManifests(meta, blobs, ipfs, publisher, o.notify), allowDelete: o.push.allowDelete }
+  }
+  const server = await serveRegistry({
+    manifests: content, blobs: content, tags: content, referrers: content,
+    reader: ipfsBlobReader(ipfs), health: backendHealth(ipfs), metrics,
+    ...(writes ? { writes } : {}), ...(o.gate ? { gate: o.gate } : {}),
     ...(o.onRequest ? { onRequest: o.onRequest } : {}),
   }, o)
+  return {
+    url: server.url,
+    close: async () => {
+      await server.close()
+      for (const c of closing) await c()
+    },
+  }
 }

@@ -38,7 +38,7 @@ async function start(reader?: BlobReader): Promise<Awaited<ReturnType<typeof ser
     knownRefs: async () => ['ceo.test/org/app:3', 'ceo.test/org/app:2', 'ceo.test/other:9'],
   })
   return serveRegistry({
-    manifests: catalog, blobs: catalog, tags: catalog, reader: reader ?? ipfsBlobReader(ipfs),
+    manifests: catalog, blobs: catalog, tags: catalog, referrers: { referrers: async () => [] }, reader: reader ?? ipfsBlobReader(ipfs),
     health: { healthy: async () => true }, metrics, onRequest: (e) => log.push(e),
   }, { host: '127.0.0.1', port: 0 })
 }

@@ -1,9 +1,10 @@
 import { IntegrityError } from '../../errors.js'
 import { verifyStream } from '../../oci/digest.js'
-import { contentHeaders, type Handler } from '../handler.js'
-import { parseRepository, parseRequestDigest } from '../names.js'
+import { RegistryError } from '../errors.js'
+import { contentHeaders, emptyReply, type Handler } from '../handler.js'
+import { parseRepository, parseRequestDigest, parseWritableRepository } from '../names.js'
 import { requestedSpan } from '../range.js'
-import type { BlobReader, BlobStatter } from '../roles.js'
+import type { BlobKeeper, BlobReader, BlobStatter } from '../roles.js'
 
 /**
  * `GET|HEAD /v2/<name>/blobs/<digest>`, with one-span Range requests (lazy pulling reads layers
@@ -29,6 +30,16 @@ export function blobsHandler(statter: BlobStatter, reader: BlobReader): Handler 
       headers: { ...common, 'content-length': length, 'content-range': `bytes ${span.start}-${span.end - 1}/${size}` },
       body: req.method === 'HEAD' ? undefined : exactly(length, reader.read(entry, span), digest),
     }
+  }
+}
+
+/** `DELETE /v2/<name>/blobs/<digest>`: 202; the repository no longer holds it (IPFS keeps the bytes for others). */
+export function blobDeleteHandler(keeper: BlobKeeper): Handler {
+  return async (req) => {
+    const repo = parseWritableRepository(req.params.name as string, req.url.searchParams.get('ns'))
+    const digest = parseRequestDigest(req.params.digest as string, 'BLOB_UNKNOWN')
+    if (!(await keeper.delete(repo, digest))) throw new RegistryError('BLOB_UNKNOWN', { digest })
+    return emptyReply(202)
   }
 }
 

@@ -1,0 +1,151 @@
+import { createHash, randomUUID, type Hash } from 'node:crypto'
+import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Digest } from '../../oci/digest.js'
+import { readRange } from '../../util/fs-util.js'
+import { RegistryError } from '../errors.js'
+
+/** An upload in progress: its id (the last part of its Location), repository and bytes so far. */
+export interface UploadSession {
+  id: string
+  repo: string
+  startedAt: number
+  /** Bytes received so far: the next chunk must start here. */
+  offset: number
+}
+
+export interface UploadAreaOptions {
+  /** A session untouched this long is gone (BLOB_UPLOAD_UNKNOWN) and its bytes removed. */
+  ttlMs: number
+  /** No blob grows past this (--max-layer-size): an upload that would is refused, not spooled. */
+  maxBlobSize: number
+}
+
+const idPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/**
+ * Upload sessions as distribution keeps them: a directory per session in a temp area, the bytes in
+ * one file that chunks append to. Nothing here is a blob yet: only a commit whose digest checks
+ * (commitBlob) makes one, so a session that is cancelled, expires or dies with the server (kill -9)
+ * leaves no trace but its directory, which expiry removes. A session outlives a restart, so a
+ * client may ask where it stands and go on.
+ *
+ * The digest is computed as chunks arrive (one pass); only a session resumed after a restart,
+ * whose hash state died with the old process, is read back once to hash it.
+ */
+export class UploadArea {
+  private readonly hashes = new Map<string, { hash: Hash; offset: number }>()
+  private readonly busy = new Set<string>()
+
+  constructor(private readonly dir: string, private readonly o: UploadAreaOptions) {}
+
+  async start(repo: string): Promise<UploadSession> {
+    const id = randomUUID()
+    const session: UploadSession = { id, repo, startedAt: Date.now(), offset: 0 }
+    await mkdir(this.sessionDir(id), { recursive: true })
+    await writeFile(this.dataPath(id), Buffer.alloc(0))
+    await writeFile(join(this.sessionDir(id), 'session.json'), JSON.stringify({ repo, startedAt: session.startedAt }))
+    this.hashes.set(id, { hash: createHash('sha256'), offset: 0 })
+    return session
+  }
+
+  /** The session `id` of `repo`, or BLOB_UPLOAD_UNKNOWN (never started, finished, cancelled, expired, or another repository's). */
+  async get(repo: string, id: string): Promise<UploadSession> {
+    const unknown = new RegistryError('BLOB_UPLOAD_UNKNOWN', `no upload ${id.slice(0, 64)} is in progress in ${repo}`)
+    if (!idPattern.test(id)) throw unknown
+    const meta = await readFile(join(this.sessionDir(id), 'session.json'), 'utf8').then((t) => JSON.parse(t) as { repo: string; startedAt: number }, () => undefined)
+    if (meta?.repo !== repo) throw unknown
+    const data = await stat(this.dataPath(id)).catch(() => undefined)
+    if (data === undefined) throw unknown
+    if (Date.now() - data.mtimeMs > this.o.ttlMs) {
+      await this.remove(id)
+      throw unknown
+    }
+    return { id, repo, startedAt: meta.startedAt, offset: data.size }
+  }
+
+  /**
+   * Append a chunk. `start` (from Content-Range) must be where the session stands, else 416 with
+   * the session's range, as the spec says for a chunk out of order; `length`, when the client
+   * declared one, must be what arrived.
+   */
+  async append(session: UploadSession, body: AsyncIterable<Uint8Array>, o: { start?: number; length?: number } = {}): Promise<UploadSession> {
+    if (o.start !== undefined && o.start !== session.offset) {
+      throw new RegistryError('RANGE_INVALID', `the chunk starts at byte ${o.start}; the upload holds ${session.offset} bytes, so the next chunk starts there`, { range: rangeHeader(session.offset) })
+    }
+    if (this.busy.has(session.id)) throw new RegistryError('BLOB_UPLOAD_INVALID', 'another request is writing to this upload; send its chunks one at a time')
+    this.busy.add(session.id)
+    const state = this.hashes.get(session.id)
+    const hashing = state !== undefined && state.offset === session.offset ? state : undefined
+    if (!hashing) this.hashes.delete(session.id)
+    const fh = await open(this.dataPath(session.id), 'a')
+    let offset = session.offset
+    try {
+      for await (const chunk of body) {
+        offset += chunk.byteLength
+        if (offset > this.o.maxBlobSize) throw new RegistryError('SIZE_INVALID', `the blob would exceed ${this.o.maxBlobSize} bytes (the server's --max-layer-size)`)
+        hashing?.hash.update(chunk)
+        await fh.write(chunk)
+      }
+      if (o.length !== undefined && offset - session.offset !== o.length) {
+        throw new RegistryError('SIZE_INVALID', `the chunk declared ${o.length} bytes and carried ${offset - session.offset}`)
+      }
+    } catch (err) {
+      // A chunk that failed part-way is taken back whole: the session stays where the last good chunk left it.
+      await fh.truncate(session.offset).catch(() => undefined)
+      this.hashes.delete(session.id)
+      throw err
+    } finally {
+      await fh.close()
+      this.busy.delete(session.id)
+    }
+    if (hashing) hashing.offset = offset
+    return { ...session, offset }
+  }
+
+  /** The digest of everything uploaded so far. */
+  async digest(session: UploadSession): Promise<Digest> {
+    const state = this.hashes.get(session.id)
+    if (state && state.offset === session.offset) return `sha256:${state.hash.copy().digest('hex')}`
+    const hash = createHash('sha256')
+    for await (const chunk of readRange(this.dataPath(session.id))) hash.update(chunk)
+    return `sha256:${hash.digest('hex')}`
+  }
+
+  /** The session's bytes, for the commit to add to IPFS. */
+  bytes(session: UploadSession): AsyncIterable<Uint8Array> {
+    return readRange(this.dataPath(session.id))
+  }
+
+  async remove(id: string): Promise<void> {
+    this.hashes.delete(id)
+    await rm(this.sessionDir(id), { recursive: true, force: true })
+  }
+
+  /** Remove sessions untouched for longer than the TTL (at start, and now and then); returns how many. */
+  async sweep(): Promise<number> {
+    const ids = (await readdir(this.dir).catch(() => [] as string[])).filter((n) => idPattern.test(n))
+    let removed = 0
+    for (const id of ids) {
+      const touched = await stat(this.dataPath(id)).then((s) => s.mtimeMs, () => 0)
+      if (Date.now() - touched > this.o.ttlMs && !this.busy.has(id)) {
+        await this.remove(id)
+        removed++
+      }
+    }
+    return removed
+  }
+
+  private sessionDir(id: string): string {
+    return join(this.dir, id)
+  }
+
+  private dataPath(id: string): string {
+    return join(this.dir, id, 'data')
+  }
+}
+
+/** The spec's Range header for an upload holding `offset` bytes (distribution writes 0-0 for none). */
+export function rangeHeader(offset: number): string {
+  return `0-${Math.max(offset - 1, 0)}`
+}
