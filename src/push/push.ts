@@ -48,6 +48,11 @@ export interface PushOptions {
    * added again: the registry's pushed blobs went into IPFS as they were uploaded.
    */
   storedCid?: (desc: Descriptor) => Promise<string | undefined>
+  /**
+   * A layer this push does not hold and keeps by reference, as its descriptor says (a foreign,
+   * "non-distributable" layer with its own URLs): left exactly as it is, neither read nor added.
+   */
+  foreignLayer?: (desc: Descriptor) => Promise<boolean>
 }
 
 /** Where rewritten blobs go: IPFS (urls: ipfs://CID) or an image sink (no urls). */
@@ -150,6 +155,7 @@ export async function rewriteImage(given: ImageSource, target: RewriteTarget, op
     // Layer i's diff ID is the config's diff_ids[i]; a converted layer maps it to its new one.
     const oldDiffIds = options.convertLayer ? diffIdsOf(await readJson(m.config, 'config'), `config ${m.config.digest}`) : []
     const layers = m.layers === null ? null : await Promise.all(m.layers.map(async (layer, i) => {
+      if (await options.foreignLayer?.(layer)) return layer
       const converted = options.convertLayer ? await options.convertLayer(layer, source) : undefined
       if (converted) {
         emit({ type: 'layer-converted', from: layer, to: converted.desc, reused: converted.reused === true })

@@ -12,6 +12,7 @@ import { estargzConverter } from '../push/estargz-layers.js'
 import { pushImage } from '../push/push.js'
 import { once } from '../util/once.js'
 import { RegistryError } from './errors.js'
+import { isForeign } from './foreign.js'
 import type { RegistryMetadata } from './storage/metadata.js'
 
 export interface PublishSettings {
@@ -74,6 +75,7 @@ export class IpfsImagePublisher {
         platforms: { all: true },
         ...(this.o.limits ? { limits: this.o.limits } : {}),
         storedCid: async (desc) => (await this.meta.blob(desc.digest))?.cid,
+        foreignLayer: async (desc) => isForeign(desc) && (await this.meta.blob(desc.digest)) === undefined,
         ...(this.o.estargz ? { convertLayer: estargzConverter(await this.estargzPool(), this.o.estargz, this.o.limits ? { limits: this.o.limits } : {}), rewriteConfig: rewriteConfigDiffIds } : {}),
       })
     } catch (err) {

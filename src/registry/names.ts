@@ -54,6 +54,12 @@ export function parseManifestRef(text: string): ManifestRef {
   return { kind: 'tag', tag: text }
 }
 
+/** A tag given alone (a `?tag=` parameter), checked against the spec's grammar (the spec has no tag error code). */
+export function parseTag(text: string): string {
+  if (!tagPattern.test(text)) throw new RegistryError('MANIFEST_INVALID', `tag "${clip(text)}" is not a tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})`)
+  return text
+}
+
 /**
  * A digest in a URL: malformed is DIGEST_INVALID (400); well-formed with an algorithm other than
  * sha256 (the only one IPFS-enabled images use) names nothing we hold, so it is `unknown` (404).

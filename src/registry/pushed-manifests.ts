@@ -7,6 +7,7 @@ import { parseIndex, parseManifest } from '../oci/manifest.js'
 import { isIndex, isManifest } from '../oci/media-types.js'
 import { once } from '../util/once.js'
 import { RegistryError } from './errors.js'
+import { isForeign } from './foreign.js'
 import type { IpfsImagePublisher, PublishedImage } from './ipfs-image.js'
 import type { ManifestRef } from './names.js'
 import type { PushedBlobs } from './storage/blobs.js'
@@ -16,6 +17,8 @@ import type { RegistryMetadata, StoredManifest } from './storage/metadata.js'
 export interface PutResult {
   digest: Digest
   subject?: Digest
+  /** The tags set, each published (the URL's tag and any `?tag=` parameters). */
+  tags: string[]
   published?: PublishedImage
 }
 
@@ -37,7 +40,7 @@ export class PushedManifests {
     private readonly notify: (line: string) => void = () => undefined,
   ) {}
 
-  async put(repo: string, ref: ManifestRef, contentType: string | undefined, bytes: Buffer): Promise<PutResult> {
+  async put(repo: string, ref: ManifestRef, contentType: string | undefined, bytes: Buffer, tagParams: readonly string[] = []): Promise<PutResult> {
     const digest = sha256Digest(bytes)
     if (ref.kind === 'digest' && ref.digest !== digest) {
       throw new RegistryError('DIGEST_INVALID', `the manifest's bytes hash to ${digest}, not ${ref.digest} as its URL says`)
@@ -46,8 +49,9 @@ export class PushedManifests {
     const cid = cidText(await this.ipfs.add(once(bytes)))
     await this.meta.putBlob(digest, { cid, size: bytes.byteLength })
     await this.meta.putManifest(repo, digest, { ...stored, cid })
-    const result: PutResult = { digest, ...(stored.subject ? { subject: stored.subject } : {}) }
-    if (ref.kind === 'tag') result.published = await this.tag(repo, ref.tag, digest)
+    const tags = [...new Set([...(ref.kind === 'tag' ? [ref.tag] : []), ...tagParams])]
+    const result: PutResult = { digest, tags, ...(stored.subject ? { subject: stored.subject } : {}) }
+    for (const tag of tags) result.published = await this.tag(repo, tag, digest)
     return result
   }
 
@@ -116,7 +120,7 @@ export class PushedManifests {
         return describe(mediaType, bytes, index.subject, index.artifactType, index.annotations)
       }
       const m = parseManifest(bytes)
-      for (const blob of [m.config, ...(m.layers ?? [])]) {
+      for (const blob of [m.config, ...(m.layers ?? []).filter((l) => !isForeign(l))]) {
         if (!(await this.blobs.stat(repo, blob.digest))) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', { digest: blob.digest })
       }
       return describe(mediaType, bytes, m.subject, m.artifactType ?? m.config.mediaType, m.annotations)

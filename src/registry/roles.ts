@@ -49,13 +49,15 @@ export interface BlobUploads {
 /** Where verified blobs are kept (storage/blobs.ts). */
 export interface BlobKeeper {
   commit(repo: string, digest: Digest, size: number, bytes: () => AsyncIterable<Uint8Array>): Promise<StoredBlob>
-  mount(repo: string, from: string, digest: Digest): Promise<StoredBlob | undefined>
+  /** Link a blob `from` holds (any kept blob, without `from`) into `repo`; undefined when there is none. */
+  mount(repo: string, from: string | undefined, digest: Digest): Promise<StoredBlob | undefined>
   delete(repo: string, digest: Digest): Promise<boolean>
 }
 
 /** Manifest PUT and DELETE (pushed-manifests.ts). */
 export interface ManifestWriter {
-  put(repo: string, ref: ManifestRef, contentType: string | undefined, bytes: Buffer): Promise<PutResult>
+  /** `tagParams`: the `?tag=` parameters of a push by digest (distribution-spec 1.1.1), each set too. */
+  put(repo: string, ref: ManifestRef, contentType: string | undefined, bytes: Buffer, tagParams?: readonly string[]): Promise<PutResult>
   delete(repo: string, ref: ManifestRef): Promise<void>
 }
 

@@ -1,7 +1,7 @@
 import { defaultLimits } from '../../oci/limits.js'
 import { RegistryError } from '../errors.js'
 import { contentHeaders, emptyReply, header, type Handler } from '../handler.js'
-import { parseManifestRef, parseRepository, parseWritableRepository } from '../names.js'
+import { parseManifestRef, parseRepository, parseTag, parseWritableRepository } from '../names.js'
 import type { ManifestFinder, ManifestWriter } from '../roles.js'
 
 /**
@@ -24,18 +24,21 @@ export function manifestsHandler(finder: ManifestFinder): Handler {
 /**
  * `PUT /v2/<name>/manifests/<tag|digest>`: 201 with the manifest's Location and digest, and
  * `OCI-Subject` when it names one (so the client knows the referrers API took it). A tag push
- * answers once its IPFS-enabled image is published; `Ipcr-Root-Cid` names that image's root.
+ * answers once its IPFS-enabled image is published; `Ipcr-Root-Cid` names that image's root. A push
+ * by digest may tag it too with `?tag=T` parameters, each echoed in `OCI-Tag`.
  */
 export function manifestPutHandler(writer: ManifestWriter, maxBytes = defaultLimits.manifestSize): Handler {
   return async (req) => {
     const repo = parseWritableRepository(req.params.name as string, req.url.searchParams.get('ns'))
     const ref = parseManifestRef(req.params.reference as string)
+    const tagParams = req.url.searchParams.getAll('tag').map((t) => parseTag(t))
     const bytes = await readCapped(req.body, maxBytes)
-    const put = await writer.put(repo, ref, header(req, 'content-type'), bytes)
+    const put = await writer.put(repo, ref, header(req, 'content-type'), bytes, tagParams)
     return emptyReply(201, {
       location: `/v2/${repo}/manifests/${put.digest}`,
       'docker-content-digest': put.digest,
       ...(put.subject ? { 'oci-subject': put.subject } : {}),
+      ...(tagParams.length > 0 ? { 'oci-tag': put.tags.join(', ') } : {}),
       ...(put.published ? { 'ipcr-root-cid': put.published.root } : {}),
     })
   }

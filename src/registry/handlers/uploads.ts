@@ -9,7 +9,7 @@ import { rangeHeader, type UploadSession } from '../storage/uploads.js'
  * The upload endpoints (distribution-spec "Pushing blobs"), one session state machine:
  * - `POST /v2/<name>/blobs/uploads/`: a new session (202 with its Location), or the whole blob at
  *   once with `?digest=` (201), or a cross-repository mount with `?mount=&from=` (201, or a new
- *   session when `from` does not hold the blob, as the spec allows);
+ *   session when `from` does not hold the blob, as the spec allows; without `from`, any blob kept here);
  * - `PATCH …/uploads/<id>`: a chunk, in order (`Content-Range: start-end`, else 416);
  * - `PUT …/uploads/<id>?digest=`: the last chunk if any, then the commit, which keeps the blob only
  *   if the bytes hash to the digest (DIGEST_INVALID otherwise, and the session is gone);
@@ -40,9 +40,11 @@ export function uploadHandlers(uploads: BlobUploads, blobs: BlobKeeper): { POST:
       const repo = repoOf(req)
       const mount = req.url.searchParams.get('mount')
       const from = req.url.searchParams.get('from')
-      if (mount !== null && from !== null) {
+      if (mount !== null) {
+        // Without `from`, any blob this registry keeps may be mounted (the spec's automatic mount):
+        // every repository here is readable by anyone, so this reveals nothing a GET would not.
         const digest = parseDigestParam(mount)
-        if (await blobs.mount(repo, parseWritableRepository(from, null), digest)) return created(repo, digest)
+        if (await blobs.mount(repo, from === null ? undefined : parseWritableRepository(from, null), digest)) return created(repo, digest)
       }
       const session = await uploads.start(repo)
       const digest = req.url.searchParams.get('digest')

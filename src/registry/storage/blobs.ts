@@ -32,9 +32,9 @@ export class PushedBlobs {
     return blob
   }
 
-  /** Link a blob `from` holds into `repo` (a cross-repository mount); false when `from` holds none. */
-  async mount(repo: string, from: string, digest: Digest): Promise<StoredBlob | undefined> {
-    const blob = await this.stat(from, digest)
+  /** Link a blob `from` holds (without `from`: any blob kept) into `repo`, a cross-repository mount; undefined when there is none. */
+  async mount(repo: string, from: string | undefined, digest: Digest): Promise<StoredBlob | undefined> {
+    const blob = from === undefined ? await this.meta.blob(digest) : await this.stat(from, digest)
     if (blob) await this.meta.link(repo, digest)
     return blob
   }
