@@ -141,7 +141,7 @@ export function buildProgram(): Command {
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option('--resolve-timeout <duration>', 'a name IPFS cannot resolve within this long is unknown (404), so containerd falls back to its next host', '2s')
     .option('--log-format <format>', 'access log on stderr, a line per request: text or json', 'text')
-    .addHelpText('after', '\nExamples:\n  ipcr registry serve --listen 127.0.0.1:5050\n  ipcr registry serve --allow-push   # then: skopeo copy oci:./img docker://127.0.0.1:5050/org/app:1 --dest-tls-verify=false\n  ctr images pull --plain-http 127.0.0.1:5050/ipfs/bafkrei...:latest\n  curl http://127.0.0.1:5050/metrics')
+    .addHelpText('after', '\nExamples:\n  ipcr registry serve --listen 127.0.0.1:5050\n  ipcr registry serve --allow-push   # then: skopeo copy oci:./img docker://127.0.0.1:5050/org/app:1 --dest-tls-verify=false\n  ctr images pull --plain-http 127.0.0.1:5050/ipfs/bafkrei...:latest\n  curl http://127.0.0.1:5050/metrics\n  ipcr registry serve --listen 0.0.0.0:5000 --tls-cert s.crt --tls-key s.key --allow-push --htpasswd /etc/ipcr/htpasswd')
     .exitOverride()
     .action(lazy(() => import('../commands/registry-serve.js'), { ownSignals: true }))
   registry.command('hosts')

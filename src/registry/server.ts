@@ -147,7 +147,8 @@ async function handle(matched: ReturnType<typeof matchRoute>, deps: RegistryDeps
 export interface ListenOptions {
   host: string
   port: number
-  tls?: { cert: Buffer; key: Buffer }
+  /** clientCa: ask every client for a certificate and verify it against these CAs, but serve one without (reads stay open). */
+  tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer }
   /** How long close() waits for requests in flight before cutting them (default 30 s). */
   drainMs?: number
 }
@@ -162,7 +163,8 @@ export async function serveRegistry(deps: RegistryDeps, o: ListenOptions): Promi
     res.once('close', () => { if (draining) server.closeIdleConnections() })
     listener(req, res)
   }
-  const server: http.Server = o.tls ? https.createServer({ cert: o.tls.cert, key: o.tls.key, keepAliveTimeout: 30_000 }, wrapped) : http.createServer({ keepAliveTimeout: 30_000 }, wrapped)
+  const clientCerts = o.tls?.clientCa ? { ca: o.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}
+  const server: http.Server = o.tls ? https.createServer({ cert: o.tls.cert, key: o.tls.key, ...clientCerts, keepAliveTimeout: 30_000 }, wrapped) : http.createServer({ keepAliveTimeout: 30_000 }, wrapped)
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(new UsageError(`cannot listen on ${o.host}:${o.port}: ${err.message}`)))
     server.listen(o.port, o.host, () => resolve())
