@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The real-daemon test rig: kubo + containerd + the stargz snapshotter, private to one directory.
 #
-#   scripts/rig.sh install        apt packages + build kubo, the stargz tools, containerd 2.x, crictl
-#                                 and the OCI conformance suite (cached)
+#   scripts/rig.sh install        apt packages + build kubo, the stargz tools, containerd 2.x, crictl,
+#                                 crane and the OCI conformance suite (cached)
 #   scripts/rig.sh up [DIR]       start the daemons under DIR (default: new mktemp -d); prints DIR last
 #   scripts/rig.sh env [DIR]      export lines pointing ipcr, ctr, ctr-remote and ipfs at the rig
 #   scripts/rig.sh status [DIR]   exit 0 when every daemon of the rig answers
@@ -36,6 +36,9 @@ CONTAINERD2_VERSION=v2.4.2
 CONFORMANCE_VERSION=v0.0.0-20260831232431-97274622c111
 # crictl: pulls through containerd's CRI image service, as a kubelet does (hosts.toml, config_path).
 CRI_TOOLS_VERSION=v1.34.0
+# crane (go-containerregistry): a registry client independent of containerd and skopeo, to push,
+# copy, tag, mount and delete against registries (ipcr's write side among them).
+CRANE_VERSION=v0.22.1
 # Debian packages: the daemon side. containerd 1.6.20 in bookworm.
 # e2fsprogs: mkfs.ext4 for IPCR_RIG_CONTAINERD_FS=ext4 (bench/pull); Debian installs it by default.
 # docker-registry (CNCF distribution 2.8) and skopeo: the registry as an image location
@@ -50,6 +53,7 @@ STARGZ_BIN="$CACHE/stargz-$STARGZ_VERSION/bin"
 CONTAINERD2_BIN="$CACHE/containerd-$CONTAINERD2_VERSION/bin"
 CONFORMANCE_BIN="$CACHE/conformance-$CONFORMANCE_VERSION/bin"
 CRI_TOOLS_BIN="$CACHE/cri-tools-$CRI_TOOLS_VERSION/bin"
+CRANE_BIN="$CACHE/crane-$CRANE_VERSION/bin"
 CURRENT="${IPCR_RIG_CURRENT:-${XDG_RUNTIME_DIR:-/tmp}/ipcr-rig.current}"
 
 log() { printf 'rig: %s\n' "$*" >&2; }
@@ -129,6 +133,10 @@ cmd_install() {
   # them again; the -X gives `crictl --version` its release instead of "unknown".
   go_build "crictl $CRI_TOOLS_VERSION" "$HERE/rig/cri-tools" "$CRI_TOOLS_BIN" \
     "-ldflags=-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$CRI_TOOLS_VERSION" sigs.k8s.io/cri-tools/cmd/crictl
+  # Likewise for `crane version`: built from our module, its build info would say "(devel)".
+  go_build "crane $CRANE_VERSION" "$HERE/rig/crane" "$CRANE_BIN" \
+    "-ldflags=-s -w -X github.com/google/go-containerregistry/cmd/crane/cmd.Version=$CRANE_VERSION" \
+    github.com/google/go-containerregistry/cmd/crane
   flock -u 9
   log "install done in $(since "$t0")"
 }
@@ -420,6 +428,7 @@ write_env() {
     echo "export IPCR_RIG_DIR=$(q "$DIR")"
     echo "export IPCR_RIG_BIN=$(q "$KUBO_BIN:$STARGZ_BIN:$CRI_TOOLS_BIN")"
     echo "export IPCR_RIG_CONFORMANCE=$(q "$CONFORMANCE_BIN/conformance")"
+    echo "export IPCR_RIG_CRANE=$(q "$CRANE_BIN/crane")"
     echo "export IPCR_RIG_CERTS_D=$(q "$DIR/certs.d")"
     echo "export CRI_CONFIG_FILE=$(q "$DIR/crictl.yaml")"
     echo "export CONTAINERD_ADDRESS=$(q "$DIR/containerd/containerd.sock")"

@@ -1,6 +1,6 @@
 // Proves the real-daemon rig (scripts/rig.sh, test/support/rig.ts) works end to end with the Go
 // tools we must stay wire-compatible with: containerd answers, the stargz snapshotter is wired in,
-// kubo works offline, and ctr-remote pushes an image to IPFS, pulls it back (eagerly and lazily)
+// kubo works offline, crane runs, and ctr-remote pushes an image to IPFS, pulls it back (eagerly and lazily)
 // and runs it.
 import { createHash } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { pack } from 'tar-stream'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { ctr, ctrRemote, ipfs, rigEnv, wipeContainerd, type RunResult } from '../support/rig.js'
+import { ctr, ctrRemote, ipfs, rigEnv, run, wipeContainerd, type RunResult } from '../support/rig.js'
 
 const imageName = 'docker.io/library/ipcr-rig-busybox:latest'
 let work: string
@@ -135,6 +135,13 @@ describe('daemons', () => {
     expect(Buffer.from(await res.arrayBuffer()).toString()).toBe(vector)
     const api = await fetch(`${rigEnv().IPCR_RIG_IPFS_API_URL}/api/v0/version`, { method: 'POST' })
     expect(((await api.json()) as { Version: string }).Version).toMatch(/^\d+\.\d+\.\d+/)
+  })
+
+  test('crane runs from its absolute path and is the pinned release', async () => {
+    const crane = rigEnv().IPCR_RIG_CRANE
+    expect(crane).toMatch(/^\/.*\/crane$/)
+    const r = ok(await run(crane, ['version']))
+    expect(r.stdout.trim()).toMatch(/^v0\.22\.\d+$/) // scripts/rig.sh CRANE_VERSION, set with -X
   })
 
   test('ctr-remote runs and has the IPFS subcommands', async () => {

@@ -25,6 +25,8 @@ export interface RigEnv {
   IPCR_RIG_BIN: string
   /** The OCI distribution-spec conformance suite's binary (test/support/conformance.ts runs it). */
   IPCR_RIG_CONFORMANCE: string
+  /** crane (go-containerregistry's registry client) built by the rig, by absolute path; not on PATH. */
+  IPCR_RIG_CRANE: string
   /** containerd's CRI registry config_path: HOST/hosts.toml files here steer crictl pulls. */
   IPCR_RIG_CERTS_D: string
   CONTAINERD_ADDRESS: string
