@@ -95,7 +95,10 @@ async function respond(routes: Route[], deps: RegistryDeps, req: http.IncomingMe
     return (async function* () { for await (const chunk of body) { bytes += chunk.byteLength; yield chunk } })()
   }
   try {
-    const reply = await handle(matched, deps, req, url)
+    const reply = await handle(matched, deps, req, url, () => {
+      // The client held its body back until told to go on: only now, past the gate, is it asked for.
+      if (/^100-continue$/i.test(req.headers.expect ?? '')) res.writeContinue()
+    })
     res.writeHead(reply.status, reply.headers)
     outcome = await sendBody(res, counted(req.method === 'HEAD' ? undefined : reply.body))
   } catch (err) {
@@ -128,7 +131,7 @@ const methods = new Set<string>(['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'
  * Route and method, then who may write, then the handler. Authentication comes before any byte of
  * a write's body is read or any IPFS work is done: a refused push costs nothing.
  */
-async function handle(matched: ReturnType<typeof matchRoute>, deps: RegistryDeps, req: http.IncomingMessage, url: URL): Promise<Reply> {
+async function handle(matched: ReturnType<typeof matchRoute>, deps: RegistryDeps, req: http.IncomingMessage, url: URL, proceed: () => void): Promise<Reply> {
   if (!matched) throw new RegistryError('NAME_UNKNOWN', `${url.pathname} is no endpoint of this registry (it serves the OCI distribution API under /v2/)`)
   const method = (req.method ?? '') as Method
   if (!methods.has(method)) throw new RegistryError('UNSUPPORTED', `${req.method ?? ''} is not a method of the distribution API`)
@@ -141,6 +144,7 @@ async function handle(matched: ReturnType<typeof matchRoute>, deps: RegistryDeps
       : !deps.writes ? `${method} is not supported: this registry is read-only (start it with --allow-push to accept pushes)`
         : method === 'DELETE' ? 'deletes are off (start the registry with --allow-delete)' : `${method} is not served here`)
   }
+  proceed()
   return handler({ method, url, params: matched.params, headers: req.headers, body: req })
 }
 
@@ -165,6 +169,9 @@ export async function serveRegistry(deps: RegistryDeps, o: ListenOptions): Promi
   }
   const clientCerts = o.tls?.clientCa ? { ca: o.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}
   const server: http.Server = o.tls ? https.createServer({ cert: o.tls.cert, key: o.tls.key, ...clientCerts, keepAliveTimeout: 30_000 }, wrapped) : http.createServer({ keepAliveTimeout: 30_000 }, wrapped)
+  // Node answers `Expect: 100-continue` itself unless told otherwise, and a client then sends a whole
+  // blob that the gate may refuse: here the request goes through the gate first (respond's proceed).
+  server.on('checkContinue', wrapped)
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(new UsageError(`cannot listen on ${o.host}:${o.port}: ${err.message}`)))
     server.listen(o.port, o.host, () => resolve())

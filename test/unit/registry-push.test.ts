@@ -2,7 +2,9 @@
 // order or refused), commits that check digests, manifest PUT (blobs checked, bytes kept as
 // pushed, the IPFS-enabled image made and published), referrers, deletes and their tombstones.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { mkdtemp, readdir } from 'node:fs/promises'
+import bcrypt from 'bcryptjs'
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises'
+import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseCid } from '../../src/ipfs/cid.js'
@@ -12,6 +14,7 @@ import { IpfsImageSource } from '../../src/stores/ipfs.js'
 import { sha256Digest } from '../../src/oci/digest.js'
 import { MediaType } from '../../src/oci/media-types.js'
 import { startRegistry } from '../../src/registry/start.js'
+import { loadWriteGate } from '../../src/registry/write-gate.js'
 
 let dir: string
 let ipfs: EmbeddedIpfs
@@ -179,5 +182,67 @@ describe('manifests', () => {
     expect((await req('GET', `/v2/org/app/manifests/${sha256Digest(m)}`)).status).toBe(404)
     expect((await req('DELETE', `/v2/org/app/blobs/${sha256Digest(layer)}`)).status).toBe(202)
     expect((await req('HEAD', `/v2/org/app/blobs/${sha256Digest(layer)}`)).status).toBe(404)
+  })
+})
+
+describe('an index pushed with its manifests', () => {
+  it('becomes one IPFS root holding every platform', async () => {
+    await pushBlob('org/multi', config)
+    await pushBlob('org/multi', layer)
+    const amd = manifestOf([layer], { annotations: { arch: 'amd64' } })
+    const arm = manifestOf([layer], { annotations: { arch: 'arm64' } })
+    for (const m of [amd, arm]) expect((await req('PUT', `/v2/org/multi/manifests/${sha256Digest(m)}`, m, { 'content-type': MediaType.OciManifest })).status).toBe(201)
+    const index = Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: MediaType.OciIndex,
+      manifests: [[amd, 'amd64'], [arm, 'arm64']].map(([m, arch]) => ({ mediaType: MediaType.OciManifest, digest: sha256Digest(m as Buffer), size: (m as Buffer).length, platform: { architecture: arch, os: 'linux' } })),
+    }))
+    const r = await req('PUT', '/v2/org/multi/manifests/1', index, { 'content-type': MediaType.OciIndex })
+    expect(r.status, r.body.toString()).toBe(201)
+    const image = new IpfsImageSource(parseCid(r.headers.get('ipcr-root-cid') as string), ipfs)
+    const rootDesc = await image.root()
+    expect(rootDesc.mediaType).toBe(MediaType.OciIndex)
+    const chunks: Uint8Array[] = []
+    for await (const c of image.blob(rootDesc)) chunks.push(c)
+    const made = JSON.parse(Buffer.concat(chunks).toString()) as { manifests: Array<{ platform: { architecture: string }; urls: string[] }> }
+    expect(made.manifests.map((m) => m.platform.architecture)).toEqual(['amd64', 'arm64'])
+    for (const m of made.manifests) expect(m.urls[0]).toMatch(/^ipfs:\/\//)
+  })
+})
+
+describe('who may push', () => {
+  it('refuses an unauthenticated upload before its body is sent (Expect: 100-continue), and lets a user in', async () => {
+    const htpasswd = join(dir, 'htpasswd')
+    await writeFile(htpasswd, `pusher:${bcrypt.hashSync('secret', 4)}\n`)
+    const gated = await startRegistry(ipfs, {
+      host: '127.0.0.1', port: 0, resolveTimeoutMs: 1000, storageDir: join(dir, 'gated'), env: { IPCR_ROOT: dir },
+      gate: await loadWriteGate({ allowPush: true, htpasswdFile: htpasswd, listenHost: '127.0.0.1', tls: false }),
+      push: { allowDelete: false, uploadTtlMs: 3_600_000, estargz: false, lifetimeMs: 3_600_000, ttlMs: 60_000 },
+    })
+    const post = (auth?: string): Promise<{ status: number; continued: boolean; challenge?: string }> => new Promise((resolve, reject) => {
+      const bytes = Buffer.from('held back until the gate says so')
+      let continued = false
+      const r = request(`${gated.url}/v2/org/gated/blobs/uploads/?digest=${sha256Digest(bytes)}`, {
+        method: 'POST', headers: { expect: '100-continue', 'content-length': bytes.length, ...(auth ? { authorization: auth } : {}) },
+      })
+      r.on('continue', () => { continued = true; r.end(bytes) })
+      r.on('response', (res) => {
+        res.resume()
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, continued, ...(res.headers['www-authenticate'] ? { challenge: res.headers['www-authenticate'] } : {}) }))
+        if (!continued) r.destroy()
+      })
+      r.on('error', (err) => { if (!continued) return; reject(err) })
+      r.flushHeaders()
+    })
+    try {
+      const refused = await post()
+      expect(refused).toEqual({ status: 401, continued: false, challenge: 'Basic realm="ipcr"' })
+      const wrong = await post(`Basic ${Buffer.from('pusher:wrong').toString('base64')}`)
+      expect(wrong.status).toBe(401)
+      expect(wrong.continued).toBe(false)
+      const ok = await post(`Basic ${Buffer.from('pusher:secret').toString('base64')}`)
+      expect(ok).toEqual({ status: 201, continued: true })
+    } finally {
+      await gated.close()
+    }
   })
 })

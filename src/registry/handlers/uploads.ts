@@ -48,8 +48,14 @@ export function uploadHandlers(uploads: BlobUploads, blobs: BlobKeeper): { POST:
       }
       const session = await uploads.start(repo)
       const digest = req.url.searchParams.get('digest')
-      if (digest !== null) return commit(repo, await uploads.append(session, req.body, declaredLength(req)), digest)
-      return progress(202, repo, session)
+      if (digest === null) return progress(202, repo, session)
+      try {
+        return await commit(repo, await uploads.append(session, req.body, declaredLength(req)), digest)
+      } catch (err) {
+        // A single-request upload has no session a client could resume: whatever failed, it goes.
+        await uploads.remove(session.id)
+        throw err
+      }
     },
     PATCH: async (req) => {
       const { repo, session } = await sessionOf(req)
