@@ -1,4 +1,4 @@
-import type { ConvertOptions, EstargzPool } from '../estargz/index.js'
+import type { ConvertOptions, EstargzPool, EstargzPoolOptions } from '../estargz/index.js'
 import { IntegrityError, UnavailableError } from '../errors.js'
 import type { IpfsBackend } from '../ipfs/backend.js'
 import { parseCid } from '../ipfs/cid.js'
@@ -23,6 +23,8 @@ export interface PublishSettings {
   lifetimeMs: number
   ttlMs: number
   limits?: ImageLimits
+  /** The conversion workers' pool (tests point it at a bundled worker). */
+  pool?: EstargzPoolOptions
   env?: NodeJS.ProcessEnv
 }
 
@@ -107,7 +109,7 @@ export class IpfsImagePublisher {
   }
 
   private async estargzPool(): Promise<EstargzPool> {
-    this.pool ??= (await import('../estargz/index.js')).createEstargzPool()
+    this.pool ??= (await import('../estargz/index.js')).createEstargzPool(this.o.pool)
     return this.pool
   }
 }

@@ -2,11 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { gzipSync } from 'node:zlib'
-import { build } from 'esbuild'
 import { EstargzPool, InvalidLayerError, convertLayerFileToEstargz } from '../../src/estargz/index.js'
 import { bytes, tarOf } from '../estargz-check/fixture.js'
+import { bundledEstargzWorker } from '../support/estargz-worker.js'
 
 let dir: string
 let workerUrl: URL
@@ -14,10 +13,7 @@ const layers: string[] = []
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ipcr-estargz-pool-'))
-  // The pool runs the compiled worker.js; under vitest the sources are TypeScript, so bundle it.
-  const outfile = join(dir, 'worker.mjs')
-  await build({ entryPoints: [new URL('../../src/estargz/worker.ts', import.meta.url).pathname], bundle: true, platform: 'node', format: 'esm', outfile, logLevel: 'silent' })
-  workerUrl = pathToFileURL(outfile)
+  workerUrl = await bundledEstargzWorker(dir)
   for (let i = 0; i < 3; i++) {
     const t = await tarOf([
       { header: { name: `layer${i}/`, type: 'directory', mode: 0o755 } },

@@ -15,6 +15,9 @@ import { sha256Digest } from '../../src/oci/digest.js'
 import { MediaType } from '../../src/oci/media-types.js'
 import { startRegistry } from '../../src/registry/start.js'
 import { loadWriteGate } from '../../src/registry/write-gate.js'
+import { gzipDeterministic } from '../../src/testkit/gzip.js'
+import { tarBuffer } from '../../src/testkit/tar.js'
+import { bundledEstargzWorker } from '../support/estargz-worker.js'
 
 let dir: string
 let ipfs: EmbeddedIpfs
@@ -243,6 +246,40 @@ describe('who may push', () => {
       expect(ok).toEqual({ status: 201, continued: true })
     } finally {
       await gated.close()
+    }
+  })
+})
+
+describe('--estargz', () => {
+  it('converts the layers of the IPFS-enabled image and leaves the pushed bytes as pushed', async () => {
+    const converting = await startRegistry(ipfs, {
+      host: '127.0.0.1', port: 0, resolveTimeoutMs: 1000, storageDir: join(dir, 'esgz'), env: { IPCR_ROOT: dir },
+      push: { allowDelete: false, uploadTtlMs: 3_600_000, estargz: {}, lifetimeMs: 3_600_000, ttlMs: 60_000, pool: { workerUrl: await bundledEstargzWorker(dir) } },
+    })
+    try {
+      const tar = await tarBuffer([{ path: 'hello.txt', type: 'file', content: 'hello from a pushed layer\n' }])
+      const gz = gzipDeterministic(tar)
+      const cfg = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256Digest(tar)] } }))
+      for (const b of [gz, cfg]) {
+        const r = await fetch(`${converting.url}/v2/org/esgz/blobs/uploads/?digest=${sha256Digest(b)}`, { method: 'POST', body: b })
+        expect(r.status).toBe(201)
+      }
+      const m = Buffer.from(JSON.stringify({
+        schemaVersion: 2, mediaType: MediaType.OciManifest,
+        config: { mediaType: MediaType.OciConfig, digest: sha256Digest(cfg), size: cfg.length },
+        layers: [{ mediaType: MediaType.OciLayerGzip, digest: sha256Digest(gz), size: gz.length }],
+      }))
+      const put = await fetch(`${converting.url}/v2/org/esgz/manifests/1`, { method: 'PUT', body: m, headers: { 'content-type': MediaType.OciManifest } })
+      expect(put.status, await put.clone().text()).toBe(201)
+      expect(Buffer.from(await (await fetch(`${converting.url}/v2/org/esgz/manifests/1`)).arrayBuffer()).equals(m)).toBe(true)
+      const image = new IpfsImageSource(parseCid(put.headers.get('ipcr-root-cid') as string), ipfs)
+      const chunks: Uint8Array[] = []
+      for await (const c of image.blob(await image.root())) chunks.push(c)
+      const made = JSON.parse(Buffer.concat(chunks).toString()) as { layers: Array<{ digest: string; annotations?: Record<string, string> }> }
+      expect(made.layers[0]?.digest).not.toBe(sha256Digest(gz))
+      expect(made.layers[0]?.annotations?.['containerd.io/snapshot/stargz/toc.digest']).toMatch(/^sha256:/)
+    } finally {
+      await converting.close()
     }
   })
 })
