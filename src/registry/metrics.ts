@@ -12,6 +12,10 @@ export class RegistryMetrics implements CatalogEvents {
     name: 'ipcr_registry_bytes_served_total', help: 'Response body bytes handed to clients, by route',
     labelNames: ['route'] as const, registers: [this.registry],
   })
+  private readonly received = new Counter({
+    name: 'ipcr_registry_bytes_received_total', help: 'Request body bytes taken from clients (pushes), by route',
+    labelNames: ['route'] as const, registers: [this.registry],
+  })
   private readonly tables = new Counter({
     name: 'ipcr_registry_digest_table_cache_total', help: 'Digest-table lookups (an image walked from its root), hit or miss',
     labelNames: ['result'] as const, registers: [this.registry],
@@ -31,6 +35,10 @@ export class RegistryMetrics implements CatalogEvents {
 
   served(route: string, bytes: number): void {
     if (bytes > 0) this.bytes.inc({ route }, bytes)
+  }
+
+  took(route: string, bytes: number): void {
+    if (bytes > 0) this.received.inc({ route }, bytes)
   }
 
   tableCache(result: 'hit' | 'miss'): void {

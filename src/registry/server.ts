@@ -145,7 +145,14 @@ async function handle(matched: ReturnType<typeof matchRoute>, deps: RegistryDeps
         : method === 'DELETE' ? 'deletes are off (start the registry with --allow-delete)' : `${method} is not served here`)
   }
   proceed()
-  return handler({ method, url, params: matched.params, headers: req.headers, body: req })
+  const route = matched.route.name
+  async function* body(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      deps.metrics.took(route, chunk.byteLength)
+      yield chunk
+    }
+  }
+  return handler({ method, url, params: matched.params, headers: req.headers, body: body() })
 }
 
 export interface ListenOptions {

@@ -85,6 +85,8 @@ describe('blob uploads', () => {
     expect(done.headers.get('docker-content-digest')).toBe(sha256Digest(bytes))
     const got = await req('GET', `/v2/org/app/blobs/${sha256Digest(bytes)}`)
     expect(got.body.equals(bytes)).toBe(true)
+    const metrics = (await req('GET', '/metrics')).body.toString()
+    expect(Number(/^ipcr_registry_bytes_received_total\{route="upload"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(bytes.length)
     expect((await req('GET', location)).status).toBe(404) // the session is over
   })
 
