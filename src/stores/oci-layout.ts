@@ -65,11 +65,14 @@ export class OciLayout implements ImageSource, ImageSink {
     throw new UsageError(`the OCI layout ${this.dir} holds ${entries.length} images; name one as oci-layout:${this.dir}:TAG (tags: ${known.join(', ')})`)
   }
 
+  /** Whether blobs/ holds the blob: image-layout.md lets a layout leave out blobs fetchable elsewhere. */
+  async hasBlob(d: Pick<Descriptor, 'digest'>): Promise<boolean> {
+    return stat(this.blobPath(d)).then(() => true, () => false)
+  }
+
   async *blob(d: Descriptor): AsyncGenerator<Uint8Array> {
-    const path = this.blobPath(d)
-    const exists = await stat(path).then(() => true, () => false)
-    if (!exists) throw new NotFoundError(`blob ${d.digest} is missing from the OCI layout ${this.dir}`)
-    yield* readRange(path)
+    if (!(await this.hasBlob(d))) throw new NotFoundError(`blob ${d.digest} is missing from the OCI layout ${this.dir}`)
+    yield* readRange(this.blobPath(d))
   }
 
   async putBlob(d: Descriptor, bytes: AsyncIterable<Uint8Array>): Promise<void> {

@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js'
+import type { IpfsBackend } from '../ipfs/backend.js'
 import type { ImageLocation } from '../oci/location.js'
 import type { ImageSink, ImageSource } from '../oci/store.js'
 import { verifiedSink, verifiedSource } from '../oci/verified.js'
@@ -30,8 +31,9 @@ export type ContainerdTarget = Pick<OpenContext, 'address' | 'namespace'>
 export async function openImageSource(loc: ImageLocation, ctx: OpenContext): Promise<ImageSource> {
   switch (loc.kind) {
     case 'oci-layout': {
-      const { OciLayout } = await import('./oci-layout.js')
-      return verifiedSource(new OciLayout(loc.dir, loc.tag))
+      const [{ OciLayout }, { fillFromIpfs }] = await Promise.all([import('./oci-layout.js'), import('./ipfs-fill.js')])
+      // A layout skopeo copied from ipcr's registry lacks the layers (foreign: they carry URLs); IPFS has them.
+      return verifiedSource(fillFromIpfs(new OciLayout(loc.dir, loc.tag), () => ipfsOf(ctx), ctx.notify))
     }
     case 'docker-archive': {
       const { DockerArchive } = await import('./docker-archive.js')
@@ -50,6 +52,14 @@ export async function openImageSource(loc: ImageLocation, ctx: OpenContext): Pro
       return verifiedSource(await openIpfsImage(loc.ref, ctx))
     }
   }
+}
+
+/** The IPFS every command would use (--ipfs-api, else the repo's kubo, else the embedded store), saying which. */
+async function ipfsOf(ctx: OpenContext): Promise<IpfsBackend> {
+  const { openIpfs } = await import('../ipfs/select.js')
+  const { backend, note } = await openIpfs({ api: ctx.ipfsApi, ...(ctx.notify ? { notify: ctx.notify } : {}) })
+  ctx.notify?.(note)
+  return backend
 }
 
 /** Open a location for writing (image copy, image convert); every blob put is checked first. */
