@@ -43,12 +43,13 @@ class IpfsFilledSource implements ImageSource {
       yield* this.source.blob(desc)
       return
     }
-    this.notify?.(`${shortDigest(desc)} is not in ${this.location}: reading it from ${url}, as its descriptor says`)
     try {
       // Loaded here, not above: a layout that holds every blob never loads the IPFS code.
       const { cidOfDescriptor } = await import('./ipfs.js')
       const cid = cidOfDescriptor(desc)
-      yield* (await this.backend()).cat(cid)
+      const ipfs = await this.backend() // first, so that which IPFS is used is said before what is read from it
+      this.notify?.(`${shortDigest(desc)} is not in ${this.location}: reading it from ${url}, as its descriptor says`)
+      yield* ipfs.cat(cid)
     } catch (err) {
       if (err instanceof IpcrError) err.message = `${desc.digest} is missing from ${this.location} and could not be read from ${url}: ${err.message}`
       throw err
