@@ -1,10 +1,11 @@
 // `ipcr registry serve` as users run it, against the rig's containerd, kubo and skopeo: images pushed
 // with ipfs-push are pulled by ctr and skopeo through it (by root CID and by reference, as a mirror
-// with ?ns=), give the manifest digest rpull records, and run; bad input gets the spec's answers
+// with ?ns=), give the manifest digest rpull records, and run (skopeo's oci: copy lacks the layers,
+// which skopeo takes for foreign, and image copy fills them from IPFS); bad input gets the spec's answers
 // with nothing committed in containerd; a corrupt block cuts the response; clients that hang up
 // and 200 parallel requests leave it correct and small.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,6 +17,8 @@ import { ctr, run, wipeContainerd } from '../support/rig.js'
 import { uniqueImage, type UniqueImage } from '../support/unique-image.js'
 
 const tag = `t${process.pid}`
+// A namespace of our own for images copied in by ipcr: nothing an earlier pull left can stand in for their blobs.
+const ns = `ipcr-regserve-${randomBytes(4).toString('hex')}`
 const ref = `ceo.test/org/app:${tag}`
 
 type Served = IpcrServer
@@ -25,8 +28,8 @@ function serve(env: NodeJS.ProcessEnv = {}): Promise<Served> {
 }
 
 /** containerd's record of an image: its target digest, or undefined when it has none. */
-async function targetOf(name: string): Promise<string | undefined> {
-  const ls = await ctr(['images', 'ls'])
+async function targetOf(name: string, namespace = 'default'): Promise<string | undefined> {
+  const ls = await ctr(['-n', namespace, 'images', 'ls'])
   const line = ls.stdout.split('\n').find((l) => l.split(/\s+/)[0] === name)
   return line?.split(/\s+/).find((f) => f.startsWith('sha256:'))
 }
@@ -58,6 +61,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await kubo?.stop()
   await embedded?.stop()
+  for (const name of (await ctr(['-n', ns, 'images', 'ls', '-q'])).stdout.trim().split('\n').filter(Boolean)) await ctr(['-n', ns, 'images', 'rm', name])
 })
 
 describe('ipcr registry serve: clients pull from it', () => {
@@ -74,19 +78,50 @@ describe('ipcr registry serve: clients pull from it', () => {
     expect(out.stdout, out.stderr).toBe(img.text)
   })
 
-  it('skopeo copies ipfs/<CID>:latest to an OCI layout with the same manifest digest', async () => {
+  it('skopeo copies ipfs/<CID>:latest to oci: without the layers, and ipcr image copy fills them from IPFS into containerd, where the image runs', async () => {
+    const target = await targetOf(root)
+    expect(target).toMatch(/^sha256:/)
     const dir = join(work, 'skopeo-oci')
     const copied = await run('skopeo', ['copy', '--src-tls-verify=false', `docker://${kubo.host}/ipfs/${root}:latest`, `oci:${dir}:x`], { timeoutMs: 240_000 })
     expect(copied.code, copied.stderr).toBe(0)
     const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> }
-    expect(index.manifests[0]?.digest).toBe(await targetOf(root))
-    // skopeo (containers/image) treats a layer whose descriptor lists URLs as a foreign layer, and an
-    // oci: destination accepts foreign layers by reference: it copies the manifest and config and
-    // leaves the layers out, whatever their URL scheme. This records that behaviour: the manifest is
-    // the IPFS-enabled one, byte for byte, so its layers keep their ipfs:// URLs.
+    expect(index.manifests[0]?.digest).toBe(target)
+    // containers/image treats a layer whose descriptor lists URLs as foreign, and an oci: destination
+    // keeps foreign layers by reference: the manifest (the IPFS-enabled one, byte for byte) and the
+    // config are there, the layers are not (skopeo has no flag to copy them).
     const blobs = await readdir(join(dir, 'blobs', 'sha256'))
     expect(blobs).toContain(img.config.digest.slice(7))
     expect(img.layers.map((l) => blobs.includes(l.digest.slice(7)))).toEqual(img.layers.map(() => false))
+
+    // image-layout.md allows such a layout; ipcr reads each absent layer from its ipfs:// URL. A
+    // containerd namespace of its own: no blob or snapshot of an earlier pull can stand in for them.
+    const name = `ipcr.test/skopeo-thin:${tag}`
+    const filled = await ipcr(['-n', ns, 'i', 'copy', `oci-layout:${dir}:x`, name])
+    expect(filled.code, filled.stderr).toBe(0)
+    const notices = filled.stderr.split('\n').filter((l) => /is not in oci-layout:\S+: reading it from ipfs:\/\/\w+, as its descriptor says$/.test(l))
+    expect(notices, filled.stderr).toHaveLength(img.layers.length)
+    console.log(`registry serve, skopeo: the oci: copy holds ${blobs.length} blobs (manifest, config, no layer); image copy read ${notices.length} layers from IPFS:\n${notices.join('\n')}`)
+    const content = await ctr(['-n', ns, 'content', 'ls', '-q'])
+    for (const l of img.layers) expect(content.stdout).toContain(l.digest)
+    expect(await targetOf(name, ns)).toBe(target)
+    const out = await ctr(['-n', ns, 'run', '--rm', '--snapshotter', 'overlayfs', name, `regserve-thin-${process.pid}`, '/bin/cat', '/unique.txt'])
+    expect(out.stdout, out.stderr).toBe(img.text)
+  })
+
+  it('skopeo copies ipfs/<CID>:latest to dir: (no foreign layers there) with every layer blob and the same manifest bytes', async () => {
+    const dir = join(work, 'skopeo-dir')
+    const copied = await run('skopeo', ['copy', '--src-tls-verify=false', `docker://${kubo.host}/ipfs/${root}:latest`, `dir:${dir}`], { timeoutMs: 240_000 })
+    expect(copied.code, copied.stderr).toBe(0)
+    const served = Buffer.from(await (await fetch(`${kubo.url}/v2/ipfs/${root}/manifests/latest`)).arrayBuffer())
+    const manifest = await readFile(join(dir, 'manifest.json'))
+    expect(manifest.equals(served)).toBe(true)
+    expect(`sha256:${createHash('sha256').update(manifest).digest('hex')}`).toBe(await targetOf(root))
+    // dir: names blobs by their hex digest; each one is the blob the manifest names.
+    for (const d of [...img.layers, img.config]) {
+      const blob = await readFile(join(dir, d.digest.slice(7)))
+      expect(`sha256:${createHash('sha256').update(blob).digest('hex')}`).toBe(d.digest)
+    }
+    console.log(`registry serve, skopeo: the dir: copy holds ${img.layers.length} layers and the config, and the served manifest's ${manifest.byteLength} bytes unchanged`)
   })
 
   it('serves a reference as HOST/R:T in the path, as R:T?ns=HOST (a mirror request), and through ctr --hosts-dir', async () => {
