@@ -4,18 +4,20 @@
 //    image pushed by reference, reading them with Range requests that ipcr answers from IPFS.
 // 2. A private network: an image pushed by reference on kubo node A is pulled with crictl on B, by
 //    its unchanged name, through ipcr's registry over B's kubo while the upstream registry is
-//    stopped; a name IPFS does not know falls back to the upstream after the resolve timeout.
+//    stopped; a name IPFS does not know falls back to the upstream, at once when B's kubo says so, and
+//    after the resolve timeout when its query hangs (A unplugged while B still counts it as a peer).
 // One containerd (the rig's) stands in for B's; ipcr's registry for B runs in the root namespace
 // and reaches B's kubo API on its veth, as test/e2e/p2p.test.ts does.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { buildFixtures, type Fixtures } from '../../src/testkit/index.js'
+import { MT, OciLayoutWriter, buildFixtures, tarBuffer, writeImage, writeLayer, type Fixtures } from '../../src/testkit/index.js'
 import { ipcr } from '../support/ipcr.js'
 import { startIpcrServer, type IpcrServer } from '../support/ipcr-server.js'
 import { ctr, ctrRemote, rigEnv, run, wipeContainerd, type RunResult } from '../support/rig.js'
-import { kuboCluster, type Cluster, type ClusterNode } from '../support/cluster.js'
+import { kuboCluster, unplug, type Cluster, type ClusterNode } from '../support/cluster.js'
 import { startRegistry, type TestRegistry } from '../support/registry.js'
 
 
@@ -37,6 +39,16 @@ async function requestCounts(url: string, route: string, method = 'GET'): Promis
     counts[labels.status as string] = Number(line.slice(line.lastIndexOf(' ') + 1))
   }
   return counts
+}
+
+/** A manifest GET: its status, error code and how long the answer took. */
+async function timedManifestGet(url: string, path: string): Promise<{ status: number; code: string | undefined; seconds: number }> {
+  const t0 = performance.now()
+  const res = await fetch(`${url}/v2/${path}`)
+  const body = await res.text()
+  const seconds = (performance.now() - t0) / 1000
+  expect(res.headers.get('content-type'), body).toMatch(/^application\/json/)
+  return { status: res.status, code: (JSON.parse(body) as { errors: Array<{ code: string }> }).errors[0]?.code, seconds }
 }
 
 /** How many IPNS resolutions /metrics counts, by outcome. */
@@ -150,11 +162,16 @@ describe('lazy pulling through the mirror: the stargz snapshotter in registry mo
 describe('a private network: crictl on B pulls by the unchanged name through B\'s ipcr registry', () => {
   const known = 'ceo.test/org/app:1'
   const unknown = `ceo.test/org/upstream-only:${process.pid}`
+  // Another image only the upstream has, small and new to containerd, so that its pull is a first one.
+  const hangRef = `ceo.test/org/upstream-hang:${process.pid}`
   const resolveTimeoutS = 10
+  // The second server's (the default, said explicitly): each resolve that hangs costs the suite this long.
+  const hangTimeoutS = 2
   let cluster: Cluster | undefined
   let upstream: TestRegistry | undefined
   let registry: Served | undefined
   let upstreamDigest: string
+  let hangDigest: string
 
   beforeAll(async () => {
     cluster = await kuboCluster(['a', 'b'])
@@ -169,6 +186,15 @@ describe('a private network: crictl on B pulls by the unchanged name through B\'
     const inspected = await run('skopeo', ['inspect', '--tls-verify=false', `docker://${upstream.host}/${repo}`])
     expect(inspected.code, inspected.stderr).toBe(0)
     upstreamDigest = (JSON.parse(inspected.stdout) as { Digest: string }).Digest
+    // It shares no blob with the image pushed on A, which must later come whole through ipcr.
+    const w = await new OciLayoutWriter(join(work, 'upstream-hang')).init()
+    const layer = await writeLayer(w, await tarBuffer([{ path: 'hang.txt', type: 'file', content: `upstream only ${randomBytes(8).toString('hex')}` }]),
+      { mediaType: MT.ociLayerGzip, gzip: true, comment: 'upstream only' })
+    await w.writeIndex([{ name: hangRef, descriptor: (await writeImage(w, { platform: { architecture: 'amd64', os: 'linux' }, layers: [layer] })).manifest }])
+    const digestFile = join(work, 'upstream-hang.digest')
+    const hangCopied = await run('skopeo', ['copy', '--dest-tls-verify=false', '--digestfile', digestFile, `oci:${w.dir}`, `docker://${upstream.host}/${hangRef.slice('ceo.test/'.length)}`], { timeoutMs: 120_000 })
+    expect(hangCopied.code, hangCopied.stderr).toBe(0)
+    hangDigest = (await readFile(digestFile, 'utf8')).trim()
     // A name resolved across the network the first time may take longer than the default 2 s.
     registry = await serve(['--ipfs-api', b.api], ['--resolve-timeout', `${resolveTimeoutS}s`])
     const hosts = await ipcr(['registry', 'hosts', 'ceo.test', '--dir', rigEnv().IPCR_RIG_CERTS_D, '--mirror', registry.url])
@@ -187,7 +213,7 @@ describe('a private network: crictl on B pulls by the unchanged name through B\'
     await cluster?.destroy()
   })
 
-  it('a name IPFS does not know comes from the upstream after the resolve timeout', async () => {
+  it('a name IPFS does not know comes from the upstream (B\'s kubo says so at once)', async () => {
     const srv = registry as Served
     const t0 = performance.now()
     const r = await crictl(['pull', unknown])
@@ -200,6 +226,61 @@ describe('a private network: crictl on B pulls by the unchanged name through B\'
     expect((await requestCounts(srv.url, 'blob'))['200'] ?? 0).toBe(0)
     const resolves = await resolveCounts(srv.url)
     expect((resolves.timeout ?? 0) + (resolves.error ?? 0), JSON.stringify(resolves)).toBeGreaterThan(0)
+  })
+
+  it('a resolve that hangs (A unplugged, still B\'s peer) answers 404 after the resolve timeout, and crictl gets the upstream\'s image', async () => {
+    const [a, b] = (cluster as Cluster).nodes as [ClusterNode, ClusterNode]
+    const hung = await serve(['--ipfs-api', b.api], ['--resolve-timeout', `${hangTimeoutS}s`])
+    const hostsFile = join(rigEnv().IPCR_RIG_CERTS_D, 'ceo.test', 'hosts.toml')
+    const hosts = await readFile(hostsFile, 'utf8')
+    let plugIn: (() => Promise<void>) | undefined
+    try {
+      // Connected, B's kubo answers "not found" at once: nothing waits for the timeout.
+      const before = await timedManifestGet(hung.url, `org/never/manifests/before-${process.pid}?ns=ceo.test`)
+      expect(before).toMatchObject({ status: 404, code: 'MANIFEST_UNKNOWN' })
+      expect(before.seconds).toBeLessThan(hangTimeoutS - 1)
+      const counted = await resolveCounts(hung.url)
+      expect(counted.timeout ?? 0, JSON.stringify(counted)).toBe(0)
+
+      // Unplugged, A gets none of B's DHT queries and answers none, while B still counts it as a peer.
+      plugIn = await unplug(a)
+      expect((await b.ipfs(['swarm', 'peers'])).stdout).toContain(a.peerId)
+      const viaHung = hosts.replace(`[host."${(registry as Served).url}"]`, `[host."${hung.url}"]`)
+      expect(viaHung).not.toBe(hosts)
+      await writeFile(hostsFile, viaHung)
+      const [get, pull] = await Promise.all([
+        timedManifestGet(hung.url, `org/never/manifests/hang-${process.pid}?ns=ceo.test`),
+        (async () => {
+          const t0 = performance.now()
+          const r = await crictl(['pull', hangRef])
+          return { ...r, seconds: (performance.now() - t0) / 1000 }
+        })(),
+      ])
+      const resolves = await resolveCounts(hung.url)
+      const asked = hung.stderr().split('\n').filter((l) => l.includes('/v2/org/upstream-hang/manifests/')).map((l) => /"(\w+ \S+)" (\d+) \d+ (\d+ms)/.exec(l)?.slice(1).join(' '))
+      console.log(`registry mirror, a resolve that hangs: manifest GET of an unknown name answered 404 in ${before.seconds.toFixed(2)} s connected, ` +
+        `${get.seconds.toFixed(2)} s with A unplugged (resolve timeout ${hangTimeoutS} s); crictl pull from the upstream took ${pull.seconds.toFixed(1)} s; ` +
+        `resolves by outcome ${JSON.stringify(resolves)}; the mirror's manifest requests for it:\n${asked.join('\n')}`)
+      // It waited for the timeout, then answered as the spec says.
+      expect(get).toMatchObject({ status: 404, code: 'MANIFEST_UNKNOWN' })
+      expect(get.seconds).toBeGreaterThanOrEqual(hangTimeoutS - 0.1)
+      expect(get.seconds).toBeLessThan(hangTimeoutS + 1)
+      // The GET's and crictl's resolves both ran out of time; the one before the cut did not.
+      expect(resolves.timeout ?? 0, JSON.stringify(resolves)).toBeGreaterThanOrEqual(2)
+      // A first pull asks the mirror for the tag, then for the manifest by digest (a reference
+      // ipfs-push may have published too), and each waits out the timeout: about twice it, in all.
+      expect(pull.code, pull.stderr).toBe(0)
+      expect(pull.seconds).toBeGreaterThanOrEqual(hangTimeoutS - 0.1)
+      expect(pull.seconds).toBeLessThan(hangTimeoutS + 5)
+      expect(hung.stderr()).toMatch(/\/v2\/org\/upstream-hang\/manifests\/\S+ 404/)
+      expect(await criRepoDigest(hangRef)).toBe(hangDigest)
+    } finally {
+      await writeFile(hostsFile, hosts)
+      await plugIn?.()
+      await hung.stop()
+    }
+    // The next test needs A and B trading blocks again.
+    await (cluster as Cluster).connectAll()
   })
 
   it('with the upstream stopped, the image pushed on A comes from IPFS through B and runs', async () => {
