@@ -20,6 +20,12 @@ export interface CatalogOptions {
   maxImages?: number
   /** Names (references, IPNS names) and repositories remembered. */
   maxNames?: number
+  /**
+   * How long a repository whose tag did not resolve is answered 404 at once (default 10 s): a
+   * mirror pull that missed asks again by digest (containerd resolves the tag upstream, then
+   * fetches the manifest from each host in order), and would otherwise wait out the timeout twice.
+   */
+  missTtlMs?: number
   /** The walk below a found root (child manifests) may take this long before it is UNAVAILABLE. */
   walkTimeoutMs?: number
   /** References published from this machine (its push history), for tags/list. */
@@ -39,6 +45,8 @@ export class ImageCatalog implements ManifestFinder, BlobStatter, TagLister {
   private readonly tables: Lru<string, ImageTable>
   private readonly names: Lru<string, { ref: string; root: CID }>
   private readonly repos: Lru<string, CID[]>
+  /** Repositories whose last tag lookup found nothing, for missTtlMs. */
+  private readonly misses: Lru<string, true>
   private readonly walking = new Map<string, Promise<ImageTable>>()
   private readonly resolving = new Map<string, Promise<CID>>()
 
@@ -46,6 +54,7 @@ export class ImageCatalog implements ManifestFinder, BlobStatter, TagLister {
     this.tables = new Lru(o.maxImages ?? 256)
     this.names = new Lru(o.maxNames ?? 1024)
     this.repos = new Lru(o.maxNames ?? 1024)
+    this.misses = new Lru(o.maxNames ?? 1024)
   }
 
   async manifest(repo: Repository, ref: ManifestRef): Promise<TableEntry & { manifest: Buffer }> {
@@ -56,7 +65,11 @@ export class ImageCatalog implements ManifestFinder, BlobStatter, TagLister {
     }
     if (ref.kind === 'tag') {
       const text = `${repo.base}:${ref.tag}`
-      const root = await this.resolve(text, parseRef(text), 'MANIFEST_UNKNOWN')
+      const root = await this.resolve(text, parseRef(text), 'MANIFEST_UNKNOWN').catch((err: unknown) => {
+        this.misses.set(repo.base, true, this.o.missTtlMs ?? 10_000)
+        throw err
+      })
+      this.misses.delete(repo.base)
       const table = await this.tableOf(root, 'MANIFEST_UNKNOWN', repo)
       this.remember(repo.base, root)
       return table.target
@@ -65,6 +78,7 @@ export class ImageCatalog implements ManifestFinder, BlobStatter, TagLister {
       const entry = table.entries.get(ref.digest)
       if (entry?.manifest) return entry as TableEntry & { manifest: Buffer }
     }
+    if (this.misses.get(repo.base)) throw new RegistryError('MANIFEST_UNKNOWN', `${repo.base}: its tag did not resolve through IPNS here a moment ago`)
     // Not under a tag served lately: perhaps pushed by digest (ipfs-push --ref NAME@sha256:…).
     const text = `${repo.base}@${ref.digest}`
     const root = await this.resolve(text, parseRef(text), 'MANIFEST_UNKNOWN')

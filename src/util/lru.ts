@@ -32,6 +32,10 @@ export class Lru<K, V> {
     }
   }
 
+  delete(key: K): void {
+    this.entries.delete(key)
+  }
+
   /** Live entries, most recently used first (for lookups that must try each). */
   *valuesNewestFirst(): Generator<V> {
     const now = this.now()

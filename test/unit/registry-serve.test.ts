@@ -284,3 +284,29 @@ describe('registry serve: names follow their IPNS records', () => {
     expect(await digestOf('ceo.test/org/short:1')).toBe(second.root.digest)
   })
 })
+
+describe('a resolve that hangs', () => {
+  it('is a 404 after the timeout, and the digest lookup of the same pull is a 404 without asking IPNS again', async () => {
+    let asked = 0
+    const hanging = {
+      description: 'hanging', add: ipfs.add.bind(ipfs), cat: ipfs.cat.bind(ipfs), close: async () => undefined,
+      ipns: async () => ({
+        publish: () => Promise.reject(new Error('not here')), expiry: async () => undefined, ttl: async () => undefined,
+        // As a kubo whose peers stopped answering: nothing until the caller gives up.
+        resolve: (_name: string, o?: { signal?: AbortSignal }) => {
+          asked++
+          return new Promise<never>((_, reject) => o?.signal?.addEventListener('abort', () => reject(o.signal?.reason)))
+        },
+      }),
+    }
+    const catalog = new ImageCatalog(hanging, { resolveTimeoutMs: 300 })
+    const repo = { kind: 'ref', name: 'org/nowhere', base: 'ceo.test/org/nowhere' } as const
+    const t0 = performance.now()
+    await expect(catalog.manifest(repo, { kind: 'tag', tag: '1' })).rejects.toMatchObject({ code: 'MANIFEST_UNKNOWN' })
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(290) // it waited for the timeout, not less
+    expect(asked).toBe(1)
+    // containerd resolved the tag upstream and now asks each host for the manifest by digest.
+    await expect(catalog.manifest(repo, { kind: 'digest', digest: sha256Digest('upstream manifest') })).rejects.toMatchObject({ code: 'MANIFEST_UNKNOWN' })
+    expect(asked).toBe(1)
+  })
+})
