@@ -1,7 +1,7 @@
 import { parseCid } from '../ipfs/cid.js'
 import type { Descriptor } from '../oci/descriptor.js'
 import type { Digest } from '../oci/digest.js'
-import type { TableEntry } from './digest-table.js'
+import type { TableEntry } from '../stores/ipfs-walk.js'
 import { RegistryError } from './errors.js'
 import type { ManifestRef, Repository } from './names.js'
 import type { BlobStatter, ManifestFinder, ReferrerLister, TagLister } from './roles.js'

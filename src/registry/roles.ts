@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Descriptor } from '../oci/descriptor.js'
 import type { Digest } from '../oci/digest.js'
-import type { TableEntry } from './digest-table.js'
+import type { TableEntry } from '../stores/ipfs-walk.js'
 import type { ByteSpan } from './range.js'
 import type { ManifestRef, Repository } from './names.js'
 import type { PutResult } from './pushed-manifests.js'

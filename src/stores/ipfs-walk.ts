@@ -6,7 +6,7 @@ import { readAll, verifyStream, type Digest } from '../oci/digest.js'
 import { checkJsonSize } from '../oci/limits.js'
 import { parseIndex, parseManifest } from '../oci/manifest.js'
 import { isIndex, isManifest } from '../oci/media-types.js'
-import { cidOfDescriptor, IpfsImageSource } from '../stores/ipfs.js'
+import { cidOfDescriptor, IpfsImageSource } from './ipfs.js'
 
 /** One thing an image references: its descriptor, the CID its ipfs:// URL names and, for a manifest or index, its bytes. */
 export interface TableEntry {
