@@ -2,6 +2,7 @@ import { Command, Option } from 'commander'
 import { addEstargzOptions } from './estargz-options.js'
 import { lazy } from './lazy-action.js'
 import { addLimitOptions, allLimits, jsonLimits } from './limit-options.js'
+import { addClusterOptions } from './cluster-options.js'
 import { addRegistryOptions } from './registry-options.js'
 import { addRegistryServeOptions } from './registry-serve-options.js'
 import { collect, parseBool } from './option-parsers.js'
@@ -24,7 +25,7 @@ export function buildProgram(): Command {
 
   const image = program.command('image').alias('i').description('manage images').exitOverride()
 
-  addRegistryOptions(addLimitOptions(addEstargzOptions(image.command('ipfs-push')), allLimits))
+  addClusterOptions(addRegistryOptions(addLimitOptions(addEstargzOptions(image.command('ipfs-push')), allLimits)))
     .description('push an image to IPFS as an IPFS-enabled image; prints the CID of its root descriptor')
     .argument('<image>', 'containerd image NAME, oci-layout:DIR[:TAG], docker-archive:FILE[:REF] or docker://HOST/REPO:TAG')
     .addOption(new Option('--estargz [bool]', 'convert layers to eStargz (--estargz=false keeps them as they are)').argParser(parseBool('estargz')).default(true))
@@ -152,6 +153,16 @@ export function buildProgram(): Command {
     .addHelpText('after', '\nExample:\n  ipcr registry hosts docker.io ghcr.io --dir /etc/containerd/certs.d')
     .exitOverride()
     .action(lazy(() => import('../commands/registry-hosts.js')))
+
+  const cluster = program.command('cluster').description('replication through IPFS Cluster: where an image\'s CIDs are pinned').exitOverride()
+  addClusterOptions(cluster.command('status'), 'ask')
+    .description('show, per cluster peer, how many of an image\'s CIDs are pinned, queued or failed there')
+    .argument('<image>', 'a root CID, /ipns/NAME or a reference ipfs-push published')
+    .option('--timeout <duration>', 'how long resolving the image may take', '60s')
+    .option('--json', 'print a machine-readable result', false)
+    .addHelpText('after', '\nExample:\n  ipcr cluster status --cluster http://127.0.0.1:9094 ceo.test/org/app:1')
+    .exitOverride()
+    .action(lazy(() => import('../commands/cluster-status.js')))
 
   // `ipcr run IMAGE ID CMD ARGS...`: what follows the image belongs to the container's command
   // (`ls -a`, `echo -n`), so for run (only) global options count just before the subcommand, as ctr

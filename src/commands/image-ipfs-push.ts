@@ -1,3 +1,4 @@
+import { clusterTargetFrom } from '../cli/cluster-options.js'
 import { estargzOptionsFrom } from '../cli/estargz-options.js'
 import type { CommandResult, GlobalOptions } from '../cli/globals.js'
 import { limitsFrom } from '../cli/limit-options.js'
@@ -19,15 +20,16 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
     ...(o.ref !== undefined ? { ref: o.ref } : {}), ...(o.ipnsKey !== undefined ? { key: o.ipnsKey } : {}),
   }
   const limits = limitsFrom(opts)
+  const cluster = clusterTargetFrom(opts)
   const progress = await pushProgress()
   try {
     const result = await ipfsPush(location, {
       ...globals, platforms: platformsFrom(opts), estargz: o.estargz && await estargzOptionsFrom(opts), limits, publish, registry: registryOptionsFrom(opts, limits),
-      ...(o.car !== undefined ? { car: o.car } : {}), onEvent: progress.onEvent, notify: progress.note,
+      ...(o.car !== undefined ? { car: o.car } : {}), ...(cluster ? { cluster } : {}), onEvent: progress.onEvent, notify: progress.note,
     })
     return {
       text: result.rootCid,
-      json: { root: result.rootCid, rootDescriptor: result.root, backend: result.backend, blobs: result.blobs, ...(result.ipns ? { ipns: result.ipns } : {}) },
+      json: { root: result.rootCid, rootDescriptor: result.root, backend: result.backend, blobs: result.blobs, ...(result.ipns ? { ipns: result.ipns } : {}), ...(result.cluster ? { cluster: result.cluster } : {}) },
     }
   } finally {
     progress.stop()

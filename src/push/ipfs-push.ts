@@ -10,6 +10,9 @@ import type { PlatformSelection } from '../oci/platform.js'
 import { parseTaggedReference } from '../oci/reference.js'
 import { openImageSource, type OpenContext } from '../stores/open.js'
 import { Closers } from '../util/closers.js'
+import { openClusterTarget, type ClusterTarget } from '../cluster/pin-image.js'
+import { UsageError } from '../errors.js'
+import { ipcrRoot } from '../ipfs/embedded.js'
 import { estargzConverter } from './estargz-layers.js'
 import type { PushEvent } from './events.js'
 import { publishName } from './publish-name.js'
@@ -26,12 +29,17 @@ export interface IpfsPushOptions extends OpenContext {
   publish: false | { ref?: string; key?: string; lifetimeMs: number; ttlMs: number }
   onEvent?: (e: PushEvent) => void
   signal?: AbortSignal
+  /** Also pin every CID of the image through this IPFS Cluster (`--cluster`). */
+  cluster?: ClusterTarget
+  env?: NodeJS.ProcessEnv
 }
 
 export interface IpfsPushResult extends PushResult {
   /** Which IPFS took the blocks (kubo, the embedded store, a CAR file). */
   backend: string
   ipns?: { ref: string; name: string; expires: string }
+  /** The cluster every CID was pinned through. */
+  cluster?: string
 }
 
 /**
@@ -42,7 +50,11 @@ export interface IpfsPushResult extends PushResult {
 export async function ipfsPush(location: ImageLocation, o: IpfsPushOptions): Promise<IpfsPushResult> {
   // --ref is checked before any work: a typo found after the push would leave an image no name points at.
   if (o.publish && o.publish.ref !== undefined) parseTaggedReference(o.publish.ref)
+  if (o.cluster && o.car !== undefined) throw new UsageError('--cluster pins through IPFS nodes, and --car writes a file instead: choose one')
   const notify = o.notify ?? (() => undefined)
+  // Checked before any work: a replication minimum the cluster cannot meet is refused up front.
+  const cluster = o.cluster ? await openClusterTarget(o.cluster, ipcrRoot(o.env)) : undefined
+  if (cluster?.note) notify(cluster.note)
   const open = new Closers()
   try {
     const source = open.add(await openImageSource(location, o))
@@ -68,16 +80,25 @@ export async function ipfsPush(location: ImageLocation, o: IpfsPushOptions): Pro
     const out: IpfsPushResult = { ...result, backend: backend.description }
     // Root descriptor first, then every blob: descriptors link blobs by URL only, so `dag import` pins each root.
     if (car) await car.finish([parseCid(result.rootCid), ...result.blobs.flatMap((b) => (b.cid ? [parseCid(b.cid)] : []))])
-    if (!o.publish) return out
-    const name = publishName(location, root, o.publish.ref)
-    if (name.ref === undefined) {
-      notify(`not publishing an IPNS name: ${name.why}`)
-    } else if (car) {
-      notify(`not publishing ${name.ref} via IPNS: a CAR file carries no IPNS records (pull it by CID)`)
-    } else {
-      const published = await publishPush(backend, name.ref, result.rootCid, { key: o.publish.key, lifetimeMs: o.publish.lifetimeMs, ttlMs: o.publish.ttlMs })
-      out.ipns = { ref: name.ref, name: published.name, expires: published.expires.toISOString() }
-      notify(`published ${name.ref} as /ipns/${published.name} (valid until ${out.ipns.expires}; renew with \`ipcr ipns republish\`)`)
+    // The image's name: what IPNS publishes it as, and what the cluster names its pins.
+    const name = publishName(location, root, o.publish ? o.publish.ref : undefined)
+    if (o.publish) {
+      if (name.ref === undefined) {
+        notify(`not publishing an IPNS name: ${name.why}`)
+      } else if (car) {
+        notify(`not publishing ${name.ref} via IPNS: a CAR file carries no IPNS records (pull it by CID)`)
+      } else {
+        const published = await publishPush(backend, name.ref, result.rootCid, { key: o.publish.key, lifetimeMs: o.publish.lifetimeMs, ttlMs: o.publish.ttlMs, ...(o.env ? { env: o.env } : {}) })
+        out.ipns = { ref: name.ref, name: published.name, expires: published.expires.toISOString() }
+        notify(`published ${name.ref} as /ipns/${published.name} (valid until ${out.ipns.expires}; renew with \`ipcr ipns republish\`)`)
+      }
+    }
+    if (cluster && o.cluster) {
+      // Last: the push is done and recorded whatever the cluster says, and a rerun (every block is in IPFS already) pins.
+      const cids = [result.rootCid, ...result.blobs.flatMap((b) => (b.cid ? [b.cid] : []))]
+      await cluster.pin({ name: name.ref ?? result.rootCid, root: result.rootCid, cids })
+      out.cluster = o.cluster.url
+      notify(`pinned ${cids.length} CIDs through IPFS Cluster ${o.cluster.url} (replication min ${o.cluster.replication.min || 'default'}, max ${o.cluster.replication.max || 'default'})`)
     }
     return out
   } finally {
