@@ -56,7 +56,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .action(lazy(() => import('../commands/image-convert.js')))
 
-  addLimitOptions(image.command('rpull'), jsonLimits)
+  addClusterOptions(addLimitOptions(image.command('rpull'), jsonLimits))
     .description('pull an IPFS-enabled image into containerd and unpack it (lazily with the stargz snapshotter)')
     .argument('[ref]', 'root CID, ipfs://CID, /ipfs/CID, /ipns/NAME, ipns://NAME or an image reference NAME:TAG or NAME@sha256:DIGEST published by ipfs-push (with --car: default the CAR\'s first root)')
     .option('--ipfs', 'pull through IPFS (the only source ipcr knows; accepted for ctr-remote compatibility)')

@@ -7,12 +7,14 @@ import type { LogFormat } from '../registry/access-log.js'
 import type { PushSettings } from '../registry/start.js'
 import { loadWriteGate, type WriteGate } from '../registry/write-gate.js'
 import { parseDuration } from '../util/duration.js'
+import type { ClusterTarget } from '../cluster/pin-image.js'
+import { addClusterOptions, clusterTargetFrom } from './cluster-options.js'
 import { addEstargzOptions, estargzOptionsFrom } from './estargz-options.js'
 import { parseBool } from './option-parsers.js'
 
 /** `registry serve`'s flags beyond listening: the write side, what a push becomes, and who may push. */
 export function addRegistryServeOptions(cmd: Command): Command {
-  return addEstargzOptions(cmd)
+  return addClusterOptions(addEstargzOptions(cmd))
     .option('--storage <dir>', 'where pushed manifests, tags and upload sessions are kept (default: $IPCR_ROOT/registry)')
     .option('--allow-push', 'accept pushes (uploads, manifest PUT); each tag pushed becomes an IPFS-enabled image published via IPNS; beyond loopback only with --htpasswd or --client-ca', false)
     .option('--allow-delete', 'accept DELETE of manifests, tags and blobs (with --allow-push)', false)
@@ -40,6 +42,7 @@ export interface ServeOptions {
   gate: WriteGate
   /** The write side's settings; absent: read-only. */
   push?: PushSettings
+  cluster?: ClusterTarget
   storageDir?: string
 }
 
@@ -88,8 +91,10 @@ export async function serveOptionsFrom(opts: Record<string, unknown>, notify: (m
     ttlMs: parseDuration(o.ipnsTtl, '--ipns-ttl'),
     ...(o.ipnsKey !== undefined ? { ipnsKey: o.ipnsKey } : {}),
   } : undefined
+  const cluster = clusterTargetFrom(opts)
+  if (cluster && !push) throw new UsageError('--cluster pins what is pushed: it needs --allow-push')
   return {
-    listen, ...(tls ? { tls } : {}), resolveTimeoutMs, format: o.logFormat, gate,
+    listen, ...(tls ? { tls } : {}), resolveTimeoutMs, format: o.logFormat, gate, ...(cluster ? { cluster } : {}),
     ...(push ? { push } : {}), ...(o.storage !== undefined ? { storageDir: o.storage } : {}),
   }
 }

@@ -1,3 +1,4 @@
+import { clusterTargetFrom } from '../cli/cluster-options.js'
 import type { CommandResult, GlobalOptions } from '../cli/globals.js'
 import { limitsFrom } from '../cli/limit-options.js'
 import { pullProgress } from '../cli/pull-progress.js'
@@ -14,10 +15,11 @@ export async function run(args: string[], opts: Record<string, unknown>, globals
   if (args[0] === undefined && o.car === undefined) throw new UsageError('no image given: expected a CID, ipfs://CID, /ipfs/CID, /ipns/NAME or an image reference')
   if (o.platform && o.platform.length > 1) throw new UsageError('rpull unpacks one platform: give --platform once')
   const timeoutMs = parseDuration(o.timeout, '--timeout')
+  const cluster = clusterTargetFrom(opts)
   const progress = await pullProgress()
   try {
     const r = await ipfsPull(args[0], {
-      ...globals, gateways: o.gateway, car: o.car, snapshotter: o.snapshotter, pin: o.pin, timeoutMs, limits: limitsFrom(opts),
+      ...globals, gateways: o.gateway, car: o.car, snapshotter: o.snapshotter, pin: o.pin, timeoutMs, limits: limitsFrom(opts), ...(cluster ? { cluster } : {}),
       platform: o.platform?.[0] !== undefined ? parsePlatform(o.platform[0]) : hostPlatform(), onEvent: progress.onEvent, notify: progress.note,
     })
     return {

@@ -1,3 +1,4 @@
+import { openClusterTarget, type ClusterTarget } from '../cluster/pin-image.js'
 import { ContainerdClient } from '../containerd/client.js'
 import { chooseSnapshotter } from '../containerd/snapshotter-choice.js'
 import { withContext } from '../errors.js'
@@ -31,12 +32,16 @@ export interface IpfsPullOptions {
   onEvent?: (e: PullEvent) => void
   notify?: (line: string) => void
   signal?: AbortSignal
+  /** Also pin what was pulled through this IPFS Cluster (`--cluster`), so the cluster keeps its copies. */
+  cluster?: ClusterTarget
 }
 
 export interface IpfsPullResult extends RpullResult {
   rootCid: string
   /** The pins made on the node, when it pins. */
   pins?: { node: string; pinned: string[]; cids: number }
+  /** The cluster the image's CIDs were pinned through. */
+  cluster?: string
 }
 
 /**
@@ -47,6 +52,8 @@ export interface IpfsPullResult extends RpullResult {
 export async function ipfsPull(input: string | undefined, o: IpfsPullOptions): Promise<IpfsPullResult> {
   const given: PullRef | undefined = input === undefined ? undefined : parsePullRef(input)
   const notify = o.notify ?? (() => undefined)
+  const cluster = o.cluster ? await openClusterTarget(o.cluster, ipcrRoot()) : undefined
+  if (cluster?.note) notify(cluster.note)
   const open = new Closers()
   try {
     const [source, connected] = await Promise.allSettled([
@@ -83,6 +90,12 @@ export async function ipfsPull(input: string | undefined, o: IpfsPullOptions): P
       const pins = await withContext(`pulled ${result.name} but could not pin it on kubo`, () => pinPulledImage(pinQuery, new PinLedger(ipcrRoot()), image, cids))
       out.pins = { ...pins, cids: new Set(cids).size }
       notify(`pinned ${out.pins.cids} blob(s) on kubo node ${pins.node} (${pins.pinned.length} new pin(s)), so it serves this image to its peers`)
+    }
+    if (cluster && o.cluster) {
+      const cids = [out.rootCid, ...result.fetched.map((d) => cidText(cidOfDescriptor(d)))]
+      await withContext(`pulled ${result.name} but could not pin it through IPFS Cluster`, () => cluster.pin({ name: given?.kind === 'ref' ? given.ref : result.name, root: out.rootCid, cids }))
+      out.cluster = o.cluster.url
+      notify(`pinned ${new Set(cids).size} CIDs through IPFS Cluster ${o.cluster.url}`)
     }
     return out
   } finally {

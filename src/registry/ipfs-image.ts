@@ -1,3 +1,4 @@
+import type { ImageCids } from '../cluster/replicate.js'
 import type { ConvertOptions, EstargzPool, EstargzPoolOptions } from '../estargz/index.js'
 import { IntegrityError, UnavailableError } from '../errors.js'
 import type { IpfsBackend } from '../ipfs/backend.js'
@@ -23,6 +24,8 @@ export interface PublishSettings {
   lifetimeMs: number
   ttlMs: number
   limits?: ImageLimits
+  /** Also pin every CID of each image made through IPFS Cluster (`--cluster`). */
+  cluster?: { url: string; pin(image: ImageCids): Promise<void> }
   /** The conversion workers' pool (tests point it at a bundled worker). */
   pool?: EstargzPoolOptions
   env?: NodeJS.ProcessEnv
@@ -88,9 +91,23 @@ export class IpfsImagePublisher {
     }
     try {
       const published = await publishPush(this.ipfs, ref, pushed.rootCid, { key: this.o.ipnsKey, lifetimeMs: this.o.lifetimeMs, ttlMs: this.o.ttlMs, ...(this.o.env ? { env: this.o.env } : {}) })
+      await this.replicate(ref, pushed.rootCid, pushed.blobs.flatMap((b) => (b.cid ? [b.cid] : [])))
       return { ref, root: pushed.rootCid, ipnsName: published.name }
     } catch (err) {
+      if (err instanceof RegistryError) throw err
       const e = new RegistryError('UNAVAILABLE', `${ref} is in IPFS as ${pushed.rootCid} but publishing its IPNS name failed; push the tag again`)
+      e.cause = err
+      throw e
+    }
+  }
+
+  /** Pin the image through the cluster; a failure fails the push, so the client's retry pins. */
+  private async replicate(ref: string, root: string, blobs: string[]): Promise<void> {
+    if (!this.o.cluster) return
+    try {
+      await this.o.cluster.pin({ name: ref, root, cids: [root, ...blobs] })
+    } catch (err) {
+      const e = new RegistryError('UNAVAILABLE', `${ref} is in IPFS as ${root} and published, but pinning it through IPFS Cluster ${this.o.cluster.url} failed; push the tag again`)
       e.cause = err
       throw e
     }

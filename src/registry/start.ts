@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import { openClusterTarget, type ClusterTarget } from '../cluster/pin-image.js'
 import type { IpfsBackend } from '../ipfs/backend.js'
 import { ipcrRoot } from '../ipfs/embedded.js'
 import { PushHistory } from '../ipfs/history.js'
@@ -19,7 +20,7 @@ import { RegistryMetadata } from './storage/metadata.js'
 import { UploadArea } from './storage/uploads.js'
 
 /** The write side's settings (--allow-push and what goes with it). */
-export interface PushSettings extends Omit<PublishSettings, 'env' | 'limits'> {
+export interface PushSettings extends Omit<PublishSettings, 'env' | 'limits' | 'cluster'> {
   allowDelete: boolean
   /** An upload session untouched this long is dropped with its bytes (--upload-ttl). */
   uploadTtlMs: number
@@ -31,6 +32,8 @@ export interface StartOptions extends ListenOptions {
   storageDir?: string
   /** Accept pushes; absent: read-only. */
   push?: PushSettings
+  /** Pin every image a push makes through IPFS Cluster (checked at start: a minimum it cannot meet is refused). */
+  cluster?: ClusterTarget
   gate?: WriteAccess
   limits?: ImageLimits
   onRequest?: (entry: AccessEntry) => void
@@ -60,7 +63,10 @@ export async function startRegistry(ipfs: IpfsBackend, o: StartOptions): Promise
     await uploads.sweep()
     const sweeper = setInterval(() => { void uploads.sweep().catch(() => undefined) }, Math.min(o.push.uploadTtlMs, 3_600_000))
     sweeper.unref()
-    const publisher = new IpfsImagePublisher(meta, ipfs, { ...o.push, limits, ...(o.env ? { env: o.env } : {}) })
+    const target = o.cluster ? await openClusterTarget(o.cluster, ipcrRoot(o.env)) : undefined
+    if (target?.note) o.notify?.(target.note)
+    const cluster = target && o.cluster ? { url: o.cluster.url, pin: target.pin } : undefined
+    const publisher = new IpfsImagePublisher(meta, ipfs, { ...o.push, limits, ...(o.env ? { env: o.env } : {}), ...(cluster ? { cluster } : {}) })
     closing.push(async () => { clearInterval(sweeper); await publisher.close() })
     writes = { uploads, blobs, manifests: new PushedManifests(meta, blobs, ipfs, publisher, o.notify), allowDelete: o.push.allowDelete }
   }
