@@ -164,6 +164,16 @@ export function buildProgram(): Command {
     .exitOverride()
     .action(lazy(() => import('../commands/cluster-status.js')))
 
+  addClusterOptions(program.command('gc'), 'ask')
+    .description('unpin the images rpull pinned beyond --keep-size/--keep-age, least recently pulled first (never one containerd holds or IPFS Cluster keeps), then run kubo\'s repo GC')
+    .option('--keep-size <size>', 'keep the pinned images within this size (e.g. 20GiB)')
+    .option('--keep-age <duration>', 'unpin images not pulled for this long (e.g. 168h)')
+    .option('--dry-run', 'list what would be unpinned, and change nothing', false)
+    .option('--json', 'print a machine-readable result', false)
+    .addHelpText('after', '\nExample:\n  ipcr gc --keep-size 20GiB --dry-run')
+    .exitOverride()
+    .action(lazy(() => import('../commands/gc.js')))
+
   // `ipcr run IMAGE ID CMD ARGS...`: what follows the image belongs to the container's command
   // (`ls -a`, `echo -n`), so for run (only) global options count just before the subcommand, as ctr
   // takes them, and run's own options just before the image.

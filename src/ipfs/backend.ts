@@ -27,4 +27,10 @@ export interface Pinning {
   pin(cids: readonly string[]): Promise<void>
   /** Unpinning what is not pinned (someone unpinned it already) is not an error. */
   unpin(cids: readonly string[]): Promise<void>
+  /** The bytes a CID's DAG holds (a UnixFS file: its blocks, as the repo keeps them). */
+  sizeOf(cid: string): Promise<number>
+  /** The repo's size now, in bytes. */
+  repoSize(): Promise<number>
+  /** Remove every block no pin holds (kubo's repo GC); resolves once it is done. */
+  collectGarbage(): Promise<void>
 }

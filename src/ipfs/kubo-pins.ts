@@ -32,5 +32,16 @@ export function kuboPinning(call: Call): Pinning {
         }
       }
     },
+    async sizeOf(cid) {
+      return (await replyJson<{ TotalSize: number }>(await call('dag/stat', { arg: cid, progress: 'false' }))).TotalSize
+    },
+    async repoSize() {
+      return (await replyJson<{ RepoSize: number }>(await call('repo/stat', { 'size-only': 'true' }))).RepoSize
+    },
+    async collectGarbage() {
+      // A stream of {Key} / {Error} objects, one per line, while the GC runs: read to its end.
+      const reply = await call('repo/gc', { quiet: 'true' })
+      for await (const chunk of reply.body) void chunk
+    },
   }
 }

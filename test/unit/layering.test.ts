@@ -18,7 +18,7 @@ const rooms: Array<[string, string[]]> = [
   ['estargz', ['estargz', 'oci', 'util', 'errors.ts']],
   ['util', ['util', 'errors.ts']],
 ]
-const belowCommands = ['oci', 'estargz', 'ipfs', 'containerd', 'stores', 'push', 'pull', 'run', 'registry', 'cluster', 'util', 'testkit']
+const belowCommands = ['oci', 'estargz', 'ipfs', 'containerd', 'stores', 'push', 'pull', 'run', 'registry', 'cluster', 'gc', 'util', 'testkit']
 
 function violations(g: ImportGraph): string[] {
   return [
