@@ -25,6 +25,10 @@ export class ClusterPinLedger {
     return this.file.read()
   }
 
+  update(change: (records: ClusterPinRecord[]) => ClusterPinRecord[] | undefined): Promise<void> {
+    return this.file.update(change)
+  }
+
   record(entry: ClusterPinRecord): Promise<void> {
     return this.file.update((all) => [...all.filter((e) => !(e.cluster === entry.cluster && e.root === entry.root)), entry])
   }

@@ -1,3 +1,5 @@
+import { ClusterPinLedger } from '../cluster/ledger.js'
+import { releaseClusterPins } from '../cluster/release.js'
 import { ContainerdClient } from '../containerd/client.js'
 import { NotFoundError } from '../errors.js'
 import { ipcrRoot } from '../ipfs/embedded.js'
@@ -42,5 +44,9 @@ export async function removeImages(names: readonly string[], o: RemoveOptions): 
   })
   if (pins.unpinned.length > 0) notify(`unpinned ${pins.unpinned.length} blob(s) only ${removed.length === 1 ? 'this image' : 'these images'} used`)
   for (const l of pins.left) notify(`left ${l.cids.length} pin(s) on kubo node ${l.node} (${l.why}): ${l.cids.join(' ')}`)
+  // Every name given, containerd's or not: a retry after a cluster that did not answer has no image left to remove.
+  const cluster = await releaseClusterPins(new ClusterPinLedger(ipcrRoot()), names)
+  if (cluster.unpinned > 0) notify(`unpinned ${cluster.unpinned} CID(s) through IPFS Cluster`)
+  for (const f of cluster.failed) notify(`left the cluster pins of ${f}; rerun ipcr image rm with the same name to retry`)
   if (missing.length > 0) throw new NotFoundError(`no image ${missing.map((m) => `"${m}"`).join(', ')} in containerd namespace "${o.namespace}"`)
 }
