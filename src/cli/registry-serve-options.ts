@@ -6,7 +6,9 @@ import { parseListen } from '../ipfs/serve.js'
 import type { LogFormat } from '../registry/access-log.js'
 import type { PushSettings } from '../registry/start.js'
 import { loadWriteGate, type WriteGate } from '../registry/write-gate.js'
+import type { GcBounds } from '../gc/plan.js'
 import { parseDuration } from '../util/duration.js'
+import { parseSize } from '../util/size.js'
 import type { ClusterTarget } from '../cluster/pin-image.js'
 import { addClusterOptions, clusterTargetFrom } from './cluster-options.js'
 import { addEstargzOptions, estargzOptionsFrom } from './estargz-options.js'
@@ -25,6 +27,9 @@ export function addRegistryServeOptions(cmd: Command): Command {
     .option('--ipns-key <name>', 'publish pushed tags under this existing kubo key instead of the key derived from each reference')
     .option('--ipns-lifetime <duration>', 'how long a pushed tag\'s IPNS record stays valid', '48h')
     .option('--ipns-ttl <duration>', 'how long resolvers may cache a pushed tag\'s record', '5m')
+    .option('--gc-keep-size <size>', 'run `ipcr gc --keep-size` on a timer (kubo): keep pinned images within this size')
+    .option('--gc-keep-age <duration>', 'run `ipcr gc --keep-age` on a timer (kubo): unpin images not pulled for this long')
+    .option('--gc-interval <duration>', 'how often gc runs with --gc-keep-size/--gc-keep-age', '1h')
 }
 
 interface Flags {
@@ -32,6 +37,7 @@ interface Flags {
   resolveTimeout: string; logFormat: string
   storage?: string; allowPush: boolean; allowDelete: boolean; uploadTtl: string; estargz: boolean
   ipnsKey?: string; ipnsLifetime: string; ipnsTtl: string
+  gcKeepSize?: string; gcKeepAge?: string; gcInterval: string
 }
 
 export interface ServeOptions {
@@ -44,6 +50,7 @@ export interface ServeOptions {
   push?: PushSettings
   cluster?: ClusterTarget
   storageDir?: string
+  gc?: GcBounds & { intervalMs: number }
 }
 
 async function readFlagFile(flag: string, file: string): Promise<Buffer> {
@@ -91,10 +98,14 @@ export async function serveOptionsFrom(opts: Record<string, unknown>, notify: (m
     ttlMs: parseDuration(o.ipnsTtl, '--ipns-ttl'),
     ...(o.ipnsKey !== undefined ? { ipnsKey: o.ipnsKey } : {}),
   } : undefined
+  const gc = o.gcKeepSize === undefined && o.gcKeepAge === undefined ? undefined : {
+    intervalMs: parseDuration(o.gcInterval, '--gc-interval'),
+    ...(o.gcKeepSize !== undefined ? { keepSize: parseSize(o.gcKeepSize, '--gc-keep-size') } : {}),
+    ...(o.gcKeepAge !== undefined ? { keepAgeMs: parseDuration(o.gcKeepAge, '--gc-keep-age') } : {}),
+  }
   const cluster = clusterTargetFrom(opts)
-  if (cluster && !push) throw new UsageError('--cluster pins what is pushed: it needs --allow-push')
   return {
-    listen, ...(tls ? { tls } : {}), resolveTimeoutMs, format: o.logFormat, gate, ...(cluster ? { cluster } : {}),
+    listen, ...(tls ? { tls } : {}), resolveTimeoutMs, format: o.logFormat, gate, ...(cluster ? { cluster } : {}), ...(gc ? { gc } : {}),
     ...(push ? { push } : {}), ...(o.storage !== undefined ? { storageDir: o.storage } : {}),
   }
 }

@@ -76,6 +76,15 @@ export class ClusterClient {
     return states.every((s) => s.status === 'unpinned') ? undefined : states
   }
 
+  /** Every pin's state on the peer that answers (GET /pins?local=true), counted by state. */
+  async localPinStates(): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {}
+    for (const info of await this.stream('GET', '/pins?local=true') as Array<{ peer_map?: Record<string, { status: string }> }>) {
+      for (const s of Object.values(info.peer_map ?? {})) counts[s.status] = (counts[s.status] ?? 0) + 1
+    }
+    return counts
+  }
+
   /** What the cluster was asked to keep for `cid`, or undefined. */
   async allocation(cid: string): Promise<ClusterPin | undefined> {
     const pin = await this.json('GET', `/allocations/${cid}`, [404]) as {

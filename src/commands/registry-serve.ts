@@ -18,7 +18,8 @@ export async function run(_args: string[], opts: Record<string, unknown>, global
   try {
     const server = await startRegistry(backend, {
       ...o.listen, ...(o.tls ? { tls: o.tls } : {}), resolveTimeoutMs: o.resolveTimeoutMs, gate: o.gate, notify: (m) => log.info(m),
-      ...(o.push ? { push: o.push } : {}), ...(o.cluster ? { cluster: o.cluster } : {}), ...(o.storageDir !== undefined ? { storageDir: o.storageDir } : {}),
+      ...(o.push ? { push: o.push } : {}), ...(o.cluster ? { cluster: o.cluster } : {}), ...(o.gc ? { gc: o.gc } : {}),
+      ...(globals.ipfsApi !== undefined ? { ipfsApi: globals.ipfsApi } : {}), ...(o.storageDir !== undefined ? { storageDir: o.storageDir } : {}),
       onRequest: (e) => process.stderr.write(`${formatAccess(e, o.format)}\n`),
     })
     log.info(`serving images from IPFS as an OCI registry at ${server.url} (pull with: ctr images pull --plain-http ${server.url.replace(/^https?:\/\//, '')}/ipfs/<CID>:latest)`)

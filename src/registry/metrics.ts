@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { CatalogEvents } from './roles.js'
 
 /** The server's Prometheus metrics, in a registry of its own (nothing global, so tests can make several). */
@@ -25,8 +25,45 @@ export class RegistryMetrics implements CatalogEvents {
     labelNames: ['outcome'] as const, buckets: [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10], registers: [this.registry],
   })
 
+  private readonly gcRuns = new Counter({
+    name: 'ipcr_registry_gc_runs_total', help: 'gc runs on the server\'s timer, by outcome (ok, error)',
+    labelNames: ['outcome'] as const, registers: [this.registry],
+  })
+  private readonly gcFreed = new Counter({
+    name: 'ipcr_registry_gc_freed_bytes_total', help: 'Bytes kubo\'s repo shrank by in gc runs', registers: [this.registry],
+  })
+
   constructor(o: { processMetrics?: boolean } = {}) {
     if (o.processMetrics === true) collectDefaultMetrics({ register: this.registry, prefix: 'ipcr_registry_' })
+  }
+
+  /**
+   * Gauges read when /metrics is scraped: the IPFS repo's size and the cluster's pins by state
+   * (each source may be absent: the embedded store has no repo GC, a server without --cluster no pins).
+   */
+  observe(sources: { repoSize?: () => Promise<number>; clusterPins?: () => Promise<Record<string, number>> }): void {
+    const { repoSize, clusterPins } = sources
+    if (repoSize) {
+      new Gauge({
+        name: 'ipcr_registry_ipfs_repo_bytes', help: 'Size of the IPFS node\'s repo (kubo repo stat)', registers: [this.registry],
+        async collect() { this.set(await repoSize()) },
+      })
+    }
+    if (clusterPins) {
+      new Gauge({
+        name: 'ipcr_registry_cluster_pins', help: 'Pins of the IPFS Cluster on this node\'s peer, by state (pinned, pin_queued, pin_error, …)',
+        labelNames: ['state'] as const, registers: [this.registry],
+        async collect() {
+          this.reset()
+          for (const [state, n] of Object.entries(await clusterPins())) this.set({ state }, n)
+        },
+      })
+    }
+  }
+
+  gcRun(outcome: 'ok' | 'error', freedBytes = 0): void {
+    this.gcRuns.inc({ outcome })
+    if (freedBytes > 0) this.gcFreed.inc(freedBytes)
   }
 
   request(route: string, method: string, status: number): void {

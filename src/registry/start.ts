@@ -1,5 +1,8 @@
 import { join } from 'node:path'
+import { ClusterClient } from '../cluster/client.js'
 import { openClusterTarget, type ClusterTarget } from '../cluster/pin-image.js'
+import { collectGarbage } from '../gc/collect.js'
+import type { GcBounds } from '../gc/plan.js'
 import type { IpfsBackend } from '../ipfs/backend.js'
 import { ipcrRoot } from '../ipfs/embedded.js'
 import { PushHistory } from '../ipfs/history.js'
@@ -34,6 +37,10 @@ export interface StartOptions extends ListenOptions {
   push?: PushSettings
   /** Pin every image a push makes through IPFS Cluster (checked at start: a minimum it cannot meet is refused). */
   cluster?: ClusterTarget
+  /** Run `ipcr gc` with these bounds every intervalMs (kubo only). */
+  gc?: GcBounds & { intervalMs: number }
+  /** kubo's API, for gc (which opens its own connection). */
+  ipfsApi?: string
   gate?: WriteAccess
   limits?: ImageLimits
   onRequest?: (entry: AccessEntry) => void
@@ -70,6 +77,11 @@ export async function startRegistry(ipfs: IpfsBackend, o: StartOptions): Promise
     closing.push(async () => { clearInterval(sweeper); await publisher.close() })
     writes = { uploads, blobs, manifests: new PushedManifests(meta, blobs, ipfs, publisher, o.notify), allowDelete: o.push.allowDelete }
   }
+  metrics.observe({
+    ...(ipfs.pinning ? { repoSize: () => (ipfs.pinning as NonNullable<IpfsBackend['pinning']>).repoSize() } : {}),
+    ...(o.cluster ? { clusterPins: () => new ClusterClient((o.cluster as ClusterTarget).url).localPinStates() } : {}),
+  })
+  if (o.gc) closing.push(scheduleGc(o.gc, metrics, o))
   const server = await serveRegistry({
     manifests: content, blobs: content, tags: content, referrers: content,
     reader: ipfsBlobReader(ipfs), health: backendHealth(ipfs), metrics,
@@ -82,5 +94,26 @@ export async function startRegistry(ipfs: IpfsBackend, o: StartOptions): Promise
       await server.close()
       for (const c of closing) await c()
     },
+  }
+}
+
+/** gc on a timer: one run at a time, each counted in /metrics, a failure logged and retried next time. */
+function scheduleGc(gc: GcBounds & { intervalMs: number }, metrics: RegistryMetrics, o: StartOptions): () => Promise<void> {
+  let running: Promise<void> | undefined
+  const timer = setInterval(() => {
+    running ??= collectGarbage({ ...gc, dryRun: false, ipfsApi: o.ipfsApi, ...(o.cluster ? { cluster: o.cluster.url } : {}), ...(o.env ? { env: o.env } : {}) })
+      .then((r) => {
+        metrics.gcRun('ok', r.repo ? Math.max(r.repo.before - r.repo.after, 0) : 0)
+        if (r.removed.length > 0) o.notify?.(`gc: unpinned ${r.removed.map((i) => i.image).join(', ')}`)
+      }, (err: unknown) => {
+        metrics.gcRun('error')
+        o.notify?.(`gc failed: ${(err as Error).message}`)
+      })
+      .finally(() => { running = undefined })
+  }, gc.intervalMs)
+  timer.unref()
+  return async () => {
+    clearInterval(timer)
+    await running
   }
 }
