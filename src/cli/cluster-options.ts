@@ -11,8 +11,8 @@ export function addClusterOptions(cmd: Command, use: 'pin' | 'ask' = 'pin'): Com
   cmd.addOption(new Option('--cluster <url>', `${what} (http://HOST:9094 or /ip4/HOST/tcp/9094)`).env('IPCR_CLUSTER_API'))
   if (use === 'ask') return cmd
   return cmd
-    .option('--replication-min <n>', 'copies the cluster keeps at least, re-pinning elsewhere when a holder goes (default: the cluster\'s own setting)')
-    .option('--replication-max <n>', 'copies the cluster keeps at most (default: the cluster\'s own setting)')
+    .option('--replication-min <n>', 'copies the cluster keeps at least, re-pinning elsewhere when a holder goes (default: --replication-max, else the cluster\'s own setting)')
+    .option('--replication-max <n>', 'copies the cluster keeps at most (default: --replication-min, else the cluster\'s own setting)')
 }
 
 function factor(value: unknown, flag: string): number {
@@ -31,5 +31,7 @@ export function clusterTargetFrom(opts: Record<string, unknown>): ClusterTarget 
     if (opts.replicationMin !== undefined || opts.replicationMax !== undefined) throw new UsageError('--replication-min/--replication-max need --cluster (or IPCR_CLUSTER_API)')
     return undefined
   }
-  return { url, replication: { min, max } }
+  // One factor alone stands for both (IPFS Cluster refuses a minimum above a maximum it defaults):
+  // --replication-min 2 keeps exactly two copies, re-pinning elsewhere when one goes.
+  return { url, replication: { min: min || max, max: max || min } }
 }
