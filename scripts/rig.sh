@@ -2,7 +2,7 @@
 # The real-daemon test rig: kubo + containerd + the stargz snapshotter, private to one directory.
 #
 #   scripts/rig.sh install        apt packages + build kubo, the stargz tools, containerd 2.x, crictl,
-#                                 crane and the OCI conformance suite (cached)
+#                                 crane, IPFS Cluster and the OCI conformance suite (cached)
 #   scripts/rig.sh up [DIR]       start the daemons under DIR (default: new mktemp -d); prints DIR last
 #   scripts/rig.sh env [DIR]      export lines pointing ipcr, ctr, ctr-remote and ipfs at the rig
 #   scripts/rig.sh status [DIR]   exit 0 when every daemon of the rig answers
@@ -39,6 +39,10 @@ CRI_TOOLS_VERSION=v1.34.0
 # crane (go-containerregistry): a registry client independent of containerd and skopeo, to push,
 # copy, tag, mount and delete against registries (ipcr's write side among them).
 CRANE_VERSION=v0.22.1
+# IPFS Cluster: ipfs-cluster-service (a peer beside each kubo node of the tests' private networks,
+# CRDT consensus; src/testkit/cluster.ts) and ipfs-cluster-ctl (its REST API client). Like kubo, the
+# proxy lists no versions of the module but serves this release (`go list -m ...@v1.1.6` resolves).
+CLUSTER_VERSION=v1.1.6
 # Debian packages: the daemon side. containerd 1.6.20 in bookworm.
 # e2fsprogs: mkfs.ext4 for IPCR_RIG_CONTAINERD_FS=ext4 (bench/pull); Debian installs it by default.
 # docker-registry (CNCF distribution 2.8) and skopeo: the registry as an image location
@@ -54,6 +58,7 @@ CONTAINERD2_BIN="$CACHE/containerd-$CONTAINERD2_VERSION/bin"
 CONFORMANCE_BIN="$CACHE/conformance-$CONFORMANCE_VERSION/bin"
 CRI_TOOLS_BIN="$CACHE/cri-tools-$CRI_TOOLS_VERSION/bin"
 CRANE_BIN="$CACHE/crane-$CRANE_VERSION/bin"
+CLUSTER_BIN="$CACHE/ipfs-cluster-$CLUSTER_VERSION/bin"
 CURRENT="${IPCR_RIG_CURRENT:-${XDG_RUNTIME_DIR:-/tmp}/ipcr-rig.current}"
 
 log() { printf 'rig: %s\n' "$*" >&2; }
@@ -137,6 +142,11 @@ cmd_install() {
   go_build "crane $CRANE_VERSION" "$HERE/rig/crane" "$CRANE_BIN" \
     "-ldflags=-s -w -X github.com/google/go-containerregistry/cmd/crane/cmd.Version=$CRANE_VERSION" \
     github.com/google/go-containerregistry/cmd/crane
+  # Both report their release without -X: the service reads version.Version (1.1.6), the ctl a
+  # constant of its own. Its pebble datastore's cockroachdb/swiss supports go1.26 at the version
+  # this release requires, so no untested_go_version tag here.
+  go_build "ipfs-cluster $CLUSTER_VERSION" "$HERE/rig/ipfs-cluster" "$CLUSTER_BIN" \
+    github.com/ipfs-cluster/ipfs-cluster/cmd/ipfs-cluster-service github.com/ipfs-cluster/ipfs-cluster/cmd/ipfs-cluster-ctl
   flock -u 9
   log "install done in $(since "$t0")"
 }
@@ -429,6 +439,8 @@ write_env() {
     echo "export IPCR_RIG_BIN=$(q "$KUBO_BIN:$STARGZ_BIN:$CRI_TOOLS_BIN")"
     echo "export IPCR_RIG_CONFORMANCE=$(q "$CONFORMANCE_BIN/conformance")"
     echo "export IPCR_RIG_CRANE=$(q "$CRANE_BIN/crane")"
+    echo "export IPCR_RIG_CLUSTER_SERVICE=$(q "$CLUSTER_BIN/ipfs-cluster-service")"
+    echo "export IPCR_RIG_CLUSTER_CTL=$(q "$CLUSTER_BIN/ipfs-cluster-ctl")"
     echo "export IPCR_RIG_CERTS_D=$(q "$DIR/certs.d")"
     echo "export CRI_CONFIG_FILE=$(q "$DIR/crictl.yaml")"
     echo "export CONTAINERD_ADDRESS=$(q "$DIR/containerd/containerd.sock")"

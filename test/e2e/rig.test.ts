@@ -1,6 +1,6 @@
 // Proves the real-daemon rig (scripts/rig.sh, test/support/rig.ts) works end to end with the Go
 // tools we must stay wire-compatible with: containerd answers, the stargz snapshotter is wired in,
-// kubo works offline, crane runs, and ctr-remote pushes an image to IPFS, pulls it back (eagerly and lazily)
+// kubo works offline, crane and IPFS Cluster's two commands run, and ctr-remote pushes an image to IPFS, pulls it back (eagerly and lazily)
 // and runs it.
 import { createHash } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -142,6 +142,15 @@ describe('daemons', () => {
     expect(crane).toMatch(/^\/.*\/crane$/)
     const r = ok(await run(crane, ['version']))
     expect(r.stdout.trim()).toMatch(/^v0\.22\.\d+$/) // scripts/rig.sh CRANE_VERSION, set with -X
+  })
+
+  test('ipfs-cluster-service and ipfs-cluster-ctl run from their absolute paths and are the pinned release', async () => {
+    const { IPCR_RIG_CLUSTER_SERVICE: service, IPCR_RIG_CLUSTER_CTL: ctl } = rigEnv()
+    expect(service).toMatch(/^\/.*\/ipfs-cluster-service$/)
+    expect(ctl).toMatch(/^\/.*\/ipfs-cluster-ctl$/)
+    // scripts/rig.sh CLUSTER_VERSION; both commands carry the release in their own source.
+    expect(ok(await run(service, ['--version'])).stdout.trim()).toBe('ipfs-cluster-service version 1.1.6')
+    expect(ok(await run(ctl, ['--version'])).stdout.trim()).toBe('ipfs-cluster-ctl version 1.1.6')
   })
 
   test('ctr-remote runs and has the IPFS subcommands', async () => {

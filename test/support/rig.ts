@@ -27,6 +27,10 @@ export interface RigEnv {
   IPCR_RIG_CONFORMANCE: string
   /** crane (go-containerregistry's registry client) built by the rig, by absolute path; not on PATH. */
   IPCR_RIG_CRANE: string
+  /** ipfs-cluster-service (IPFS Cluster's peer daemon) built by the rig, by absolute path; not on PATH. */
+  IPCR_RIG_CLUSTER_SERVICE: string
+  /** ipfs-cluster-ctl (IPFS Cluster's REST API client) built by the rig, by absolute path; not on PATH. */
+  IPCR_RIG_CLUSTER_CTL: string
   /** containerd's CRI registry config_path: HOST/hosts.toml files here steer crictl pulls. */
   IPCR_RIG_CERTS_D: string
   CONTAINERD_ADDRESS: string
