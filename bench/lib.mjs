@@ -1,7 +1,9 @@
 // Shared by the benchmarks: a rig to run against, timed runs of a command with peak RSS, medians.
 import { spawn, spawnSync, execFileSync } from 'node:child_process'
+import { openSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
+import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -32,6 +34,14 @@ export function timed(cmd, args, opts = {}) {
   return { wall, rssMiB: kib / 1024, stdout: r.stdout.trim() }
 }
 
+/** Seconds in a Go duration such as "1m2.5s", "965.39ms" or "812µs". */
+export function goSeconds(text) {
+  const unit = { h: 3600, m: 60, s: 1, ms: 1e-3, us: 1e-6, 'µs': 1e-6, ns: 1e-9 }
+  let total = 0
+  for (const [, n, u] of text.matchAll(/([0-9.]+)(h|ms|m|s|us|µs|ns)/g)) total += Number(n) * unit[u]
+  return total
+}
+
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 /** The q-quantile (0..1) of xs, interpolated between the two nearest ranks. */
@@ -49,16 +59,43 @@ export const freePort = () => new Promise((resolve) => {
   s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)) })
 })
 
-/** CNCF distribution (Debian's docker-registry) on a free loopback port, plain HTTP, storage under `dir`. */
-export async function startDistribution(dir) {
+/** The load averages (1, 5, 15 min) now, as the benches print them. */
+export const loadNow = () => loadavg().map((l) => l.toFixed(2)).join(' ')
+
+/** Reset a process's peak RSS (VmHWM) to its current RSS. */
+export const resetPeak = (pid) => writeFileSync(`/proc/${pid}/clear_refs`, '5')
+/** A process's peak RSS (VmHWM) in MiB since it started or since the last resetPeak. */
+export const peakMiB = (pid) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024
+
+/** `ipcr registry serve` on a free loopback port, with `args` added; its stderr (access log) goes to `logPath`. */
+export async function startIpcrRegistry(logPath, args = []) {
+  const child = spawn(ipcrBin, ['registry', 'serve', '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', openSync(logPath, 'w')] })
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  const url = await new Promise((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (d) => { out += d; if (out.includes('\n')) resolve(out.split('\n')[0].trim()) })
+    void exited.then((code) => reject(new Error(`ipcr registry serve exited ${code} before listening (log: ${logPath})`)))
+  })
+  /** SIGTERM; resolves once it has drained and exited. */
+  const stop = () => { child.kill('SIGTERM'); return exited }
+  return { host: new URL(url).host, pid: child.pid, stop }
+}
+
+/**
+ * CNCF distribution (Debian's docker-registry) on a free loopback port, plain HTTP, storage under `dir`.
+ * With `o.log` (a path), it logs at info level there: a "response completed" line per request.
+ */
+export async function startDistribution(dir, o = {}) {
   const host = `127.0.0.1:${await freePort()}`
   await mkdir(dir, { recursive: true })
-  await writeFile(join(dir, 'config.yml'), ['version: 0.1', 'log:', '  level: error', 'storage:', '  filesystem:', `    rootdirectory: ${join(dir, 'data')}`, 'http:', `  addr: ${host}`, ''].join('\n'))
-  const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: 'ignore' })
+  await writeFile(join(dir, 'config.yml'), ['version: 0.1', 'log:', `  level: ${o.log ? 'info' : 'error'}`, 'storage:', '  filesystem:', `    rootdirectory: ${join(dir, 'data')}`, 'http:', `  addr: ${host}`, ''].join('\n'))
+  const out = o.log ? openSync(o.log, 'w') : 'ignore'
+  const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', out, out] })
+  const exited = new Promise((resolve) => child.once('exit', resolve))
   for (let i = 0; i < 100; i++) {
     try { execFileSync('curl', ['-sf', '-o', '/dev/null', `http://${host}/v2/`]); break } catch { await new Promise((r) => setTimeout(r, 100)) }
   }
-  return { host, pid: child.pid, stop: () => child.kill() }
+  return { host, pid: child.pid, stop: () => { child.kill(); return exited } }
 }
 
 /** Fresh containerd + snapshotter state (kubo kept). Retried: on a loaded machine a restart can time out. */

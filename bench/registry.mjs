@@ -2,7 +2,8 @@
 // bench/registry (issue 15): `ctr images pull` of the same image from ipcr's registry
 // (`ipcr registry serve`, blobs out of kubo) and from CNCF distribution (Debian's docker-registry,
 // blobs on its disk), in one run. Target: ipcr/distribution median wall time <= 1.1.
-//   node bench/registry.mjs [--image realistic|random] [--size-mib N] [--rounds N]
+// With --side push (issue 16), `skopeo copy` of the image into each instead: bench/registry-push.mjs.
+//   node bench/registry.mjs [--side pull|push] [--image realistic|random] [--size-mib N] [--rounds N]
 //     (npm run build first; needs root for the rig)
 // --image realistic: bench/realistic-image.mjs (Debian bookworm minbase + python3, 3 gzip layers);
 // --image random: one uncompressed layer of N MiB of random bytes (testkit's writeRandomImage).
@@ -20,20 +21,21 @@
 // running). Peak RSS per pull: each server's VmHWM, reset before the pull (`5` to /proc/PID/clear_refs);
 // on ipcr's side kubo's too, since it holds the blocks. containerd runs at debug level so each pull's
 // Diff.Apply (the same unpack whichever registry served the blobs) can be subtracted.
-import { execFileSync, spawn } from 'node:child_process'
-import { openSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { readFileSync, statSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { loadavg, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { writeRandomImage } from '../dist/testkit/index.js'
 import { ensureRealisticImage } from './realistic-image.mjs'
-import { ipcrBin, median, rigUp, startDistribution, timed, wipeRig } from './lib.mjs'
+import { goSeconds, ipcrBin, loadNow, median, peakMiB, resetPeak, rigUp, startDistribution, startIpcrRegistry, timed, wipeRig } from './lib.mjs'
 
-const { values } = parseArgs({ options: { image: { type: 'string', default: 'realistic' }, 'size-mib': { type: 'string', default: '1024' }, rounds: { type: 'string', default: '5' } } })
+const { values } = parseArgs({ options: { side: { type: 'string', default: 'pull' }, image: { type: 'string', default: 'realistic' }, 'size-mib': { type: 'string', default: '1024' }, rounds: { type: 'string', default: '5' } } })
 if (!['realistic', 'random'].includes(values.image)) throw new Error(`--image realistic|random, not ${values.image}`)
+if (!['pull', 'push'].includes(values.side)) throw new Error(`--side pull|push, not ${values.side}`)
 const rounds = Number(values.rounds)
-const load0 = loadavg().map((l) => l.toFixed(2)).join(' ')
+const load0 = loadNow()
 const work = await mkdtemp(join(tmpdir(), 'bench-registry-'))
 let img
 if (values.image === 'realistic') {
@@ -43,6 +45,20 @@ if (values.image === 'realistic') {
   const r = await writeRandomImage(join(work, 'layout'), { layerSize: Number(values['size-mib']) << 20, seed: 'bench-registry', name: `bench.ipcr/random:${values['size-mib']}m` })
   img = { dir: r.dir, what: `one uncompressed layer of ${values['size-mib']} MiB random bytes`, repo: 'bench/random' }
 }
+// The push side lives in bench/registry-push.mjs; the rest of this file is the pull side.
+if (values.side === 'push') {
+  const privateRig = !process.env.IPCR_RIG_DIR
+  const down = rigUp()
+  try {
+    const { benchPush } = await import('./registry-push.mjs')
+    await benchPush({ img, rounds, work, load0, privateRig })
+  } finally {
+    await rm(work, { recursive: true, force: true })
+    down()
+  }
+  process.exit(0)
+}
+
 // Before the rig starts: every wipe then makes containerd a fresh journaled ext4 (rig.sh start_containerd).
 process.env.IPCR_RIG_CONTAINERD_FS = 'ext4'
 const down = rigUp()
@@ -53,34 +69,12 @@ const containerdLog = process.env.IPCR_RIG_CONTAINERD_LOG
 const kuboPid = Number(readFileSync(join(rigDir, 'ipfs.pid'), 'utf8'))
 const stops = []
 
-/** Seconds in a Go duration such as "1m2.5s", "965.39ms" or "812µs". */
-function goSeconds(text) {
-  const unit = { h: 3600, m: 60, s: 1, ms: 1e-3, us: 1e-6, 'µs': 1e-6, ns: 1e-9 }
-  let total = 0
-  for (const [, n, u] of text.matchAll(/([0-9.]+)(h|ms|m|s|us|µs|ns)/g)) total += Number(n) * unit[u]
-  return total
-}
 /** Seconds of Diff.Apply that containerd logged past byte `from` of its log. */
 function applySeconds(from) {
   let total = 0
   for (const [, d] of readFileSync(containerdLog, 'utf8').slice(from).matchAll(/msg="diff applied" d=([^ ]+)/g)) total += goSeconds(d)
   return total
 }
-const resetPeak = (pid) => writeFileSync(`/proc/${pid}/clear_refs`, '5')
-const peakMiB = (pid) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024
-
-/** `ipcr registry serve` on a free loopback port; its access log goes to a file in `work`. */
-async function startIpcrRegistry() {
-  const child = spawn(ipcrBin, ['registry', 'serve', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', openSync(join(work, 'ipcr-registry.log'), 'w')] })
-  const url = await new Promise((resolve, reject) => {
-    let out = ''
-    child.stdout.on('data', (d) => { out += d; if (out.includes('\n')) resolve(out.split('\n')[0].trim()) })
-    child.once('exit', (code) => reject(new Error(`ipcr registry serve exited ${code} before listening`)))
-  })
-  child.removeAllListeners('exit')
-  return { host: new URL(url).host, pid: child.pid, stop: () => child.kill('SIGTERM') }
-}
-
 const ACCEPT = ['application/vnd.oci.image.index.v1+json', 'application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.docker.distribution.manifest.v2+json'].join(', ')
 /** The linux/amd64 manifest's digest, config and layer digests behind HOST/REPO:REF. */
 async function blobsOf(host, repo, ref) {
@@ -96,7 +90,7 @@ async function blobsOf(host, repo, ref) {
 
 try {
   const cid = execFileSync(ipcrBin, ['i', 'ipfs-push', '--estargz=false', '--ipns=false', `oci-layout:${img.dir}`], { encoding: 'utf8' }).trim().split('\n').pop()
-  const ipcr = await startIpcrRegistry()
+  const ipcr = await startIpcrRegistry(join(work, 'ipcr-registry.log'))
   stops.push(ipcr.stop)
   const dist = await startDistribution(join(work, 'distribution'))
   stops.push(dist.stop)
@@ -130,7 +124,7 @@ try {
   const peak = (who, k) => Math.max(...runs[who].map((r) => r.peaks[k]))
   console.log(`bench/registry: ${img.what}, ${rounds} rounds, ctr images pull --plain-http on a fresh containerd, median wall time`)
   console.log(`  ipfs CID ${cid}; containerd ${execFileSync('ctr', ['-a', address, 'version'], { encoding: 'utf8' }).match(/Server:\s+Version:\s+(\S+)/)?.[1] ?? '?'}`)
-  console.log(`  load average at start ${load0}, at end ${loadavg().map((l) => l.toFixed(2)).join(' ')} (2 cores)`)
+  console.log(`  load average at start ${load0}, at end ${loadNow()} (2 cores)`)
   console.log(`  ipcr registry serve  ${o.toFixed(2)} s  (${list('ipcr', (r) => r.wall)})   peak RSS ${peak('ipcr', 0).toFixed(0)} MiB (kubo ${peak('ipcr', 1).toFixed(0)} MiB)`)
   console.log(`  distribution         ${t.toFixed(2)} s  (${list('distribution', (r) => r.wall)})   peak RSS ${peak('distribution', 0).toFixed(0)} MiB`)
   console.log(`  ratio ipcr/distribution = ${(o / t).toFixed(2)} (target <= 1.1: ${o / t <= 1.1 ? 'met' : 'NOT met'})`)
