@@ -77,9 +77,11 @@ export async function startRegistry(ipfs: IpfsBackend, o: StartOptions): Promise
     closing.push(async () => { clearInterval(sweeper); await publisher.close() })
     writes = { uploads, blobs, manifests: new PushedManifests(meta, blobs, ipfs, publisher, o.notify), allowDelete: o.push.allowDelete }
   }
+  const pinning = ipfs.pinning
+  const clusterClient = o.cluster ? new ClusterClient(o.cluster.url) : undefined
   metrics.observe({
-    ...(ipfs.pinning ? { repoSize: () => (ipfs.pinning as NonNullable<IpfsBackend['pinning']>).repoSize() } : {}),
-    ...(o.cluster ? { clusterPins: () => new ClusterClient((o.cluster as ClusterTarget).url).localPinStates() } : {}),
+    ...(pinning ? { repoSize: () => pinning.repoSize() } : {}),
+    ...(clusterClient ? { clusterPins: () => clusterClient.localPinStates() } : {}),
   })
   if (o.gc) closing.push(scheduleGc(o.gc, metrics, o))
   const server = await serveRegistry({
