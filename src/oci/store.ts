@@ -1,3 +1,4 @@
+import type { Conversion } from './conversion-memo.js'
 import type { Descriptor } from './descriptor.js'
 
 /**
@@ -48,11 +49,12 @@ export interface StoredConversion {
 
 /**
  * Optional on an ImageSource that can keep converted layers beside the originals (containerd).
- * `key` names the conversion and its options, so different settings never share a result.
+ * `conversion` names the kind and every setting that changes the bytes; a stored result is found
+ * only for the same layer and the same settings (conversion-memo.ts).
  */
 export interface ConversionCache {
-  findConverted(layer: Descriptor, key: string): Promise<StoredConversion | undefined>
-  storeConverted(layer: Descriptor, key: string, converted: StoredConversion, bytes: AsyncIterable<Uint8Array>): Promise<void>
+  findConverted(layer: Descriptor, conversion: Conversion): Promise<StoredConversion | undefined>
+  storeConverted(layer: Descriptor, conversion: Conversion, converted: StoredConversion, bytes: AsyncIterable<Uint8Array>): Promise<void>
 }
 
 export function hasConversionCache(source: ImageSource): source is ImageSource & ConversionCache {

@@ -1,6 +1,8 @@
 import { join } from 'node:path'
 import { IpcrError, withContext } from '../errors.js'
-import type { EstargzPool, ConvertOptions } from '../estargz/index.js'
+import { DEFAULT_CHUNK_SIZE, DEFAULT_COMPRESSION_LEVEL, type EstargzPool, type ConvertOptions } from '../estargz/index.js'
+import { ESTARGZ_WRITER_VERSION, estargzCompressorId } from '../estargz/writer-id.js'
+import type { Conversion } from '../oci/conversion-memo.js'
 import type { Descriptor } from '../oci/descriptor.js'
 import { verifyStream } from '../oci/digest.js'
 import { defaultLimits, layerRatioFloor, maxExpandedSize, type ImageLimits } from '../oci/limits.js'
@@ -23,10 +25,24 @@ export function estargzMediaType(mediaType: string): string {
   return mediaType
 }
 
-/** Names a conversion and every option that changes its bytes, so other settings never reuse it. */
-export function conversionKey(options: ConvertOptions): string {
-  const relevant = { chunkSize: options.chunkSize ?? null, level: options.level ?? null, prioritized: options.prioritizedFiles ?? [] }
-  return `estargz-${createHash('sha256').update(JSON.stringify(relevant)).digest('hex').slice(0, 16)}`
+/**
+ * The conversion's memo settings: every option that changes its bytes (defaults spelled out, so
+ * leaving a flag out and giving its default share a memo), and the writer and gzip encoder, so a
+ * stored result is never reused for other settings or by another writer. The prioritized files
+ * are named by the digest of their list (order counts; none gives the same bytes as an empty list).
+ */
+export function estargzConversion(options: ConvertOptions): Conversion {
+  const prioritized = options.prioritizedFiles ?? []
+  return {
+    kind: 'estargz',
+    settings: {
+      'chunk-size': String(options.chunkSize ?? DEFAULT_CHUNK_SIZE),
+      level: String(options.level ?? DEFAULT_COMPRESSION_LEVEL),
+      prioritized: prioritized.length === 0 ? 'none' : `sha256:${createHash('sha256').update(JSON.stringify(prioritized)).digest('hex')}`,
+      writer: ESTARGZ_WRITER_VERSION,
+      compressor: estargzCompressorId(options),
+    },
+  }
 }
 
 export interface ConverterSetup {
@@ -60,7 +76,7 @@ function scratchFailure(err: unknown, dir: string): unknown {
  * blob is streamed from disk: memory stays bounded whatever the layer size, and disk by the limits.
  */
 export function estargzConverter(pool: EstargzPool, options: ConvertOptions = {}, setup: ConverterSetup = {}): LayerConverter {
-  const key = conversionKey(options)
+  const conversion = estargzConversion(options)
   const limits = setup.limits ?? defaultLimits
   const scratch = setup.scratch ?? scratchDir
   return async (layer: Descriptor, source: ImageSource): Promise<ConvertedLayer | undefined> => {
@@ -69,7 +85,7 @@ export function estargzConverter(pool: EstargzPool, options: ConvertOptions = {}
       ...layer, mediaType: estargzMediaType(layer.mediaType), digest: c.digest, size: c.size, annotations: { ...layer.annotations, ...c.annotations },
     })
     if (hasConversionCache(source)) {
-      const stored = await source.findConverted(layer, key)
+      const stored = await source.findConverted(layer, conversion)
       if (stored) {
         const desc = describe(stored)
         return { desc, bytes: () => source.blob(desc), newDiffId: stored.diffId, reused: true }
@@ -86,7 +102,7 @@ export function estargzConverter(pool: EstargzPool, options: ConvertOptions = {}
         digest: out.digest, size: out.size, diffId: out.diffId,
         annotations: { [TocDigestAnnotation]: out.tocDigest, [UncompressedSizeAnnotation]: String(out.uncompressedSize) },
       }
-      if (hasConversionCache(source)) await source.storeConverted(layer, key, stored, readRange(out.path))
+      if (hasConversionCache(source)) await source.storeConverted(layer, conversion, stored, readRange(out.path))
       // Checked again as it is read back: the file sat on disk since the writer hashed it.
       return { desc: describe(stored), bytes: () => verifyStream(describe(stored), readRange(out.path)), newDiffId: out.diffId, release, reused: false }
     } catch (err) {

@@ -5,7 +5,8 @@ import { childGcLabels, childrenOf } from '../containerd/gc-labels.js'
 import type { LeaseOptions } from '../containerd/lease-options.js'
 import type { BlobBytes, WriteResult } from '../containerd/content-write.js'
 import type { Descriptor } from '../oci/descriptor.js'
-import { isDigest, readAll } from '../oci/digest.js'
+import { readAll } from '../oci/digest.js'
+import { checkConvertedMemo, checkSourceMemo, conversionKey, encodeMemo, type Conversion } from '../oci/conversion-memo.js'
 import { isIndex, isManifest } from '../oci/media-types.js'
 import type { ConversionCache, ImageSink, ImageSource, StoredConversion } from '../oci/store.js'
 import { uncompressedLabel } from '../containerd/gc-labels.js'
@@ -70,14 +71,22 @@ export class ContainerdImageStore implements ImageSource, ImageSink, ConversionC
     return client.content.write(desc, bytes, opts.labels ? { labels: opts.labels } : {})
   }
 
-  /** A conversion of `layer` written earlier under `key`, if containerd still holds its blob. */
-  async findConverted(layer: Descriptor, key: string): Promise<StoredConversion | undefined> {
+  /**
+   * A conversion of `layer` stored earlier with these settings, if its memo checks out and
+   * containerd still holds its blob: the layer's memo must name the layer itself and the settings
+   * (stargz-snapshotter's converter copies a layer's labels, memo included, onto its own output),
+   * and the converted blob's memo must name that blob, so its diff ID and annotations are its own.
+   */
+  async findConverted(layer: Descriptor, conversion: Conversion): Promise<StoredConversion | undefined> {
+    const key = conversionKey(conversion)
     const source = await this.client.content.info(layer.digest).catch(() => undefined)
-    const digest = source?.labels[`${convertedPrefix}${key}`]
-    if (!isDigest(digest)) return undefined
+    const mine = checkSourceMemo(source?.labels[`${convertedPrefix}${key}`], layer.digest, conversion)
+    if (!('converted' in mine)) return undefined
+    const digest = mine.converted
     const info = await this.client.content.info(digest).catch(() => undefined)
-    const diffId = info?.labels[uncompressedLabel]
-    if (!info || !diffId) return undefined
+    if (!info || !('ok' in checkConvertedMemo(info.labels[`${conversionPrefix}${key}`], digest, conversion))) return undefined
+    const diffId = info.labels[uncompressedLabel]
+    if (!diffId) return undefined
     const annotations: Record<string, string> = {}
     for (const [k, v] of Object.entries(info.labels)) if (k.startsWith(annotationPrefix)) annotations[k.slice(annotationPrefix.length)] = v
     return { digest, size: info.size, diffId, annotations }
@@ -85,16 +94,18 @@ export class ContainerdImageStore implements ImageSource, ImageSink, ConversionC
 
   /**
    * Keep a converted layer beside its source, in the store's lease: labelled with its diff ID
-   * (`containerd.io/uncompressed`, as containerd's converter labels it) and annotations, and
-   * referenced from the source layer so GC keeps it exactly as long as the original.
+   * (`containerd.io/uncompressed`, as containerd's converter labels it), annotations and memo, and
+   * referenced from the source layer (by the same memo) so GC keeps it exactly as long as the original.
    */
-  async storeConverted(layer: Descriptor, key: string, converted: StoredConversion, bytes: AsyncIterable<Uint8Array>): Promise<void> {
-    const labels: Record<string, string> = { [uncompressedLabel]: converted.diffId }
+  async storeConverted(layer: Descriptor, conversion: Conversion, converted: StoredConversion, bytes: AsyncIterable<Uint8Array>): Promise<void> {
+    const key = conversionKey(conversion)
+    const memo = encodeMemo({ source: layer.digest, converted: converted.digest, conversion })
+    const labels: Record<string, string> = { [uncompressedLabel]: converted.diffId, [`${conversionPrefix}${key}`]: memo }
     for (const [k, v] of Object.entries(converted.annotations)) labels[`${annotationPrefix}${k}`] = v
     await this.writeBlob({ mediaType: layer.mediaType, digest: converted.digest, size: converted.size }, bytes, { labels })
     const { client } = await this.lease()
     await client.content.updateLabels(layer.digest, {
-      [`${convertedPrefix}${key}`]: converted.digest,
+      [`${convertedPrefix}${key}`]: memo,
       [`containerd.io/gc.ref.content.ipcr.${key}`]: converted.digest,
     })
   }
@@ -127,7 +138,9 @@ export class ContainerdImageStore implements ImageSource, ImageSink, ConversionC
   }
 }
 
-/** On a source layer: the digest of its conversion under a key (e.g. `estargz-<options hash>`). */
+/** On a source layer: the memo of its conversion under a key (`estargz-<settings hash>`), naming the layer, settings and result. */
 const convertedPrefix = 'ipcr.io/converted.'
+/** On a converted blob: the memo of the conversion that made it, naming this blob. */
+const conversionPrefix = 'ipcr.io/conversion.'
 /** On a converted blob: the annotations its descriptor carries. */
 const annotationPrefix = 'ipcr.io/annotation.'
