@@ -2,13 +2,14 @@ import { readFile } from 'node:fs/promises'
 import { Option, type Command } from 'commander'
 import { UsageError } from '../errors.js'
 import type { ConvertOptions } from '../estargz/index.js'
+import { parseRecordFile } from '../estargz/record.js'
 
 /** The eStargz flags ctr-remote's convert and ipfs-push take, added to a command. */
 export function addEstargzOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--estargz-chunk-size <bytes>', 'largest chunk of a file per gzip member (default 4 MiB)'))
     .addOption(new Option('--estargz-compression-level <level>', 'gzip level 1-9 (default 9, as the Go tools)'))
-    .addOption(new Option('--estargz-record-in <file>', 'file listing paths (one per line) to prioritise for prefetch'))
+    .addOption(new Option('--estargz-record-in <file>', 'files to prioritise for prefetch: a record file as ctr-remote optimize --record-out writes ({"path": ...} per line), or one path per line'))
 }
 
 function intFlag(value: unknown, flag: string, min: number, max: number): number | undefined {
@@ -27,7 +28,7 @@ export async function estargzOptionsFrom(opts: Record<string, unknown>): Promise
   if (typeof opts.estargzRecordIn === 'string') {
     const file = opts.estargzRecordIn
     const text = await readFile(file, 'utf8').catch(() => { throw new UsageError(`cannot read --estargz-record-in file ${file}`) })
-    out.prioritizedFiles = text.split('\n').map((l) => l.trim()).filter((l) => l !== '')
+    out.prioritizedFiles = parseRecordFile(text, file)
     out.allowMissingPrioritized = true
   }
   return out

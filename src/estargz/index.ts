@@ -13,4 +13,5 @@ export { verifyEstargz, type VerifyOptions, type VerifyReport } from './verify.j
 export { convertLayerToEstargz, convertLayerFileToEstargz, type ConvertedLayer, type ConvertOptions } from './convert.js'
 export { EstargzPool, createEstargzPool, type EstargzPoolOptions } from './pool.js'
 export { orderEntries } from './order.js'
+export { parseRecordFile } from './record.js'
 export type { TocType } from './tar.js'

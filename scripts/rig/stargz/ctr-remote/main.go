@@ -18,6 +18,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -216,6 +217,7 @@ func convertCommand() *cli.Command {
 			&cli.IntFlag{Name: "estargz-compression-level", Value: 9, Usage: "gzip level of eStargz layers"},
 			&cli.IntFlag{Name: "estargz-chunk-size", Value: 0, Usage: "eStargz chunk size (0: library default)"},
 			&cli.IntFlag{Name: "estargz-min-chunk-size", Value: 0, Usage: "smallest payload that starts its own gzip member (0: every file)"},
+			&cli.StringFlag{Name: "estargz-record-in", Usage: "prioritized files: a record file as `ctr-remote optimize --record-out` writes"},
 			&cli.BoolFlag{Name: "oci", Usage: "convert Docker media types to OCI ones"},
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -236,6 +238,15 @@ func convertCommand() *cli.Command {
 				if n := cmd.Int("estargz-min-chunk-size"); n > 0 {
 					eopts = append(eopts, estargz.WithMinChunkSize(int(n)))
 				}
+				if file := cmd.String("estargz-record-in"); file != "" {
+					paths, err := recordedPaths(file)
+					if err != nil {
+						return err
+					}
+					// As upstream: every layer gets the whole list, and a path a layer lacks is no error.
+					var missing []string
+					eopts = append(eopts, estargz.WithPrioritizedFiles(paths), estargz.WithAllowPrioritizeNotFound(&missing))
+				}
 				opts = append(opts, converter.WithLayerConvertFunc(estargzconvert.LayerConvertFunc(eopts...)))
 			}
 			if cmd.Bool("oci") {
@@ -254,4 +265,31 @@ func convertCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// recordedPaths reads a record file (a stream of JSON objects with a "path", as
+// upstream's optimize writes) into its paths, first occurrence kept, as
+// upstream's convert does.
+func recordedPaths(file string) ([]string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	dec := json.NewDecoder(f)
+	seen := map[string]bool{}
+	var paths []string
+	for dec.More() {
+		var e struct {
+			Path string `json:"path"`
+		}
+		if err := dec.Decode(&e); err != nil {
+			return nil, fmt.Errorf("record file %s: %w", file, err)
+		}
+		if !seen[e.Path] {
+			seen[e.Path] = true
+			paths = append(paths, e.Path)
+		}
+	}
+	return paths, nil
 }
