@@ -1,78 +1,36 @@
 // Issue 17, "Must show": replication through IPFS Cluster on nodes brought up by deploy/node.sh.
 // Each node is a network namespace (testkit bareCluster) in which deploy/node.sh starts kubo in the
-// private network, an IPFS Cluster peer (re-pinning on, peers reporting every 2 s) and ipcr's
-// registry, exactly as it would on a machine; one containerd (the rig's) stands in for each node's.
+// private network, an IPFS Cluster peer (re-pinning on, peers reporting every 2 s, with the script's
+// fast timings) and ipcr's registry, exactly as it would on a machine (src/testkit/cluster-nodes.ts,
+// which bench/cluster.mjs shares); one containerd (the rig's) stands in for each node's.
 // 1. Bad input, while all three run: an unreachable cluster (one line, the push recorded, a rerun
 //    pins) and a replication minimum above the peer count (refused before any work, count named).
 // 2. Three nodes: an image pushed on A with --replication-min 2 is pinned on two peers; A stops; crictl
 //    pulls the reference on C through C's registry and the container runs; re-pinning puts the copies
-//    on B and C; B stops; a fresh fourth node, joined by deploy/node.sh, pulls the image by name.
+//    on B and C; a fresh fourth node D joins by deploy/node.sh; a node the cluster's allocations name
+//    as a holder stops, re-pinning keeps two copies on the other and D, and D pulls the image by name.
 // 3. ipcr gc on the rig's kubo: four pulled images over the bound, the least recently pulled one not
 //    in containerd and not kept by the cluster goes; --dry-run names the same and changes nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { ipcr } from '../support/ipcr.js'
 import { bareCluster, ipcrBin, newSwarmKeyViaCli, rigIpfsBin, type Cluster, type ClusterNode } from '../support/cluster.js'
+import { ClusterClient } from '../../src/cluster/client.js'
+import { clusterApi, clusterConverged, deployedNodes, kuboApi, registryUrl, until, type DeployedNodes } from '../../src/testkit/cluster-nodes.js'
 import { ctr, ipfs, rigEnv, run, type RunResult } from '../support/rig.js'
 import { uniqueImage, type UniqueImage } from '../support/unique-image.js'
 
-const nodeScript = fileURLToPath(new URL('../../deploy/node.sh', import.meta.url))
 const ref = `ceo.test/org/replicated:${process.pid}`
 
 let work: string
 let net: Cluster
-let swarmKey: string
-let secret: string
+let nodes: DeployedNodes
 let img: UniqueImage
-const ids = new Map<string, { kubo: string; cluster: string }>()
 
-const kuboApi = (n: ClusterNode): string => `/ip4/${n.ip}/tcp/5001`
-const clusterApi = (n: ClusterNode): string => `http://${n.ip}:9094`
-const registryUrl = (n: ClusterNode): string => `http://${n.ip}:5050`
-
-/** deploy/node.sh up inside the node's namespace, joined to `peers`; its peer IDs are remembered. */
-async function nodeUp(n: ClusterNode, peers: ClusterNode[]): Promise<void> {
-  const args = ['up', '--foreground', '--ip', n.ip, '--name', n.name, '--state', join(work, n.name), '--swarm-key', swarmKey,
-    '--cluster-secret', secret, '--monitor-interval', '2s']
-  for (const p of peers) {
-    const id = ids.get(p.name)
-    if (!id) throw new Error(`${p.name} is not up`)
-    args.push('--peer', `/ip4/${p.ip}/tcp/4001/p2p/${id.kubo}`, '--cluster-peer', `/ip4/${p.ip}/tcp/9096/p2p/${id.cluster}`)
-  }
-  const r = await n.exec('bash', [nodeScript, ...args], {
-    env: { IPFS_BIN: rigIpfsBin(), CLUSTER_SERVICE_BIN: rigEnv().IPCR_RIG_CLUSTER_SERVICE, IPCR_BIN: ipcrBin },
-    timeoutMs: 120_000,
-  })
-  expect(r.code, `${r.stdout}${r.stderr}`).toBe(0)
-  const kubo = /^kubo\s+\S+ \((\w+)\)$/m.exec(r.stdout)?.[1]
-  const cluster = /^cluster\s+\S+ \((\w+)\)$/m.exec(r.stdout)?.[1]
-  if (!kubo || !cluster) throw new Error(`deploy/node.sh up printed no peer IDs:\n${r.stdout}`)
-  ids.set(n.name, { kubo, cluster })
-}
-
-async function nodeDown(n: ClusterNode): Promise<void> {
-  const r = await n.exec('bash', [nodeScript, 'down', '--foreground', '--state', join(work, n.name)])
-  expect(r.code, r.stderr).toBe(0)
-}
-
-/** Poll until `check` gives a value, or fail after `timeoutMs` with what the last try saw. */
-async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<{ value: T; seconds: number }> {
-  const t0 = performance.now()
-  let last: unknown
-  while (performance.now() - t0 < timeoutMs) {
-    try {
-      const v = await check()
-      if (v !== undefined) return { value: v, seconds: (performance.now() - t0) / 1000 }
-    } catch (err) {
-      last = err
-    }
-    await new Promise((r) => setTimeout(r, 500))
-  }
-  throw new Error(`${what}: not within ${timeoutMs / 1000} s${last ? ` (last: ${String(last)})` : ''}`)
-}
+const nodeUp = async (n: ClusterNode, peers: ClusterNode[]): Promise<void> => { await nodes.up(n, peers) }
+const nodeDown = (n: ClusterNode): Promise<void> => nodes.down(n)
 
 interface Status { root: string; cids: string[]; notPinned: string[]; peers: Array<{ peer: string; peername: string; states: Record<string, number> }> }
 
@@ -91,9 +49,10 @@ function crictl(args: readonly string[]): Promise<RunResult> {
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'ipcr-cluster-'))
-  swarmKey = join(work, 'swarm.key')
+  const swarmKey = join(work, 'swarm.key')
   await writeFile(swarmKey, await newSwarmKeyViaCli(), { mode: 0o600 })
-  secret = (await import('node:crypto')).randomBytes(32).toString('hex')
+  const secret = (await import('node:crypto')).randomBytes(32).toString('hex')
+  nodes = deployedNodes({ work, swarmKey, secret, monitorInterval: '2s', bins: { ipfs: rigIpfsBin(), clusterService: rigEnv().IPCR_RIG_CLUSTER_SERVICE, ipcr: ipcrBin } })
   img = await uniqueImage(join(work, 'image'), `cluster-${process.pid}`)
   net = await bareCluster(['a', 'b', 'c', 'd'])
   const [a, b, c] = net.nodes as [ClusterNode, ClusterNode, ClusterNode]
@@ -101,17 +60,11 @@ beforeAll(async () => {
   await nodeUp(a, [])
   await nodeUp(b, [a])
   await nodeUp(c, [a, b])
-  const peers = await until('three cluster peers see each other', 60_000, async () => {
-    const r = await fetch(`${clusterApi(c)}/peers`)
-    const n = (await r.text()).split('\n').filter((l) => l.trim() !== '').filter((l) => (JSON.parse(l) as { error?: string }).error === '').length
-    return n === 3 ? n : undefined
-  })
+  const up = (performance.now() - t0) / 1000
   // Pins are allocated by the peers' free-space metrics: until A has heard every peer's, it sees one candidate.
-  const metrics = await until('A knows every peer\'s free space', 60_000, async () => {
-    const list = await (await fetch(`${clusterApi(a)}/monitor/metrics/freespace`)).json() as unknown[]
-    return list.length === 3 ? list.length : undefined
-  })
-  console.log(`cluster: three nodes up with deploy/node.sh in ${((performance.now() - t0) / 1000).toFixed(1)} s (peers converged after ${peers.seconds.toFixed(1)} s more, metrics after ${metrics.seconds.toFixed(1)} s)`)
+  await clusterConverged(c, 3)
+  const converged = await clusterConverged(a, 3)
+  console.log(`cluster: three nodes up with deploy/node.sh in ${up.toFixed(1)} s (A saw every peer's metrics ${converged.metrics.toFixed(1)} s later)`)
 }, 300_000)
 
 afterAll(async () => {
@@ -191,23 +144,46 @@ describe('replication through IPFS Cluster, nodes by deploy/node.sh', () => {
     expect(await readFile(join(work, 'c', 'registry.log'), 'utf8')).toMatch(/"GET \/v2\/org\/replicated\/blobs\/sha256:[0-9a-f]{64}\?ns=ceo\.test" 200/)
   }, 240_000)
 
-  it('the cluster re-pins A\'s copies, so B and C hold the image; with B stopped too, a fresh node joined by deploy/node.sh pulls it by name', async () => {
+  it('the cluster re-pins A\'s copies onto B and C; a fourth node joins by deploy/node.sh, a holder stops, the cluster keeps two copies on the rest, and the fourth pulls by name', async () => {
     const [, b, c, d] = net.nodes as [ClusterNode, ClusterNode, ClusterNode, ClusterNode]
     const repinned = await until('B and C hold every CID', 120_000, async () => {
       const s = await clusterStatus(c, ref)
       return copies(s, ['b', 'c']) === 2 * s.cids.length ? s : undefined
     })
     console.log(`cluster: after A stopped, the copies were on b and c ${repinned.seconds.toFixed(1)} s later`)
-    await nodeDown(b)
+    // A fourth node joins (through C only) before a holder goes: with the minimum at 2, the cluster needs a third live peer to move a copy to.
     const t0 = performance.now()
     await nodeUp(d, [c])
+    await clusterConverged(c, 3)
+    console.log(`cluster: a fourth node joined with deploy/node.sh in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+    // Which node to stop is read from the cluster, not assumed: one that every CID of the image is allocated to.
+    const api = new ClusterClient(clusterApi(c))
+    const nameOf = new Map([...nodes.ids].map(([name, id]) => [id.cluster, name]))
+    const allocated = await Promise.all(repinned.value.cids.map(async (cid) => (await api.allocation(cid))?.allocations.map((p) => nameOf.get(p) ?? p) ?? []))
+    const holder = [b, c].find((n) => allocated.every((names) => names.includes(n.name)))
+    if (!holder) throw new Error(`no node holds every CID: allocations ${JSON.stringify(allocated)}`)
+    const keeper = holder === b ? c : b
+    const before = await clusterStatus(keeper, ref)
+    expect(copies(before, ['d']), 'D holds no copy before the holder stops').toBe(0)
+    await nodeDown(holder)
+    let seen: Status | undefined
+    const kept = await until(`${keeper.name} and d hold every CID`, 120_000, async () => {
+      seen = await clusterStatus(keeper, ref)
+      return copies(seen, [keeper.name, 'd']) === 2 * seen.cids.length ? seen : undefined
+    }).catch((err: Error) => { throw new Error(`${err.message}; last status ${JSON.stringify(seen)}`) })
+    for (const cid of kept.value.cids) {
+      const pin = await new ClusterClient(clusterApi(keeper)).allocation(cid)
+      expect(pin?.allocations.map((p) => nameOf.get(p) ?? p).sort(), cid).toEqual([keeper.name, 'd'].sort())
+    }
+    console.log(`cluster: ${holder.name}, a holder, stopped; the cluster kept two copies (${keeper.name} and d) ${kept.seconds.toFixed(1)} s later`)
+    const t1 = performance.now()
     const pulled = await ipcr(['--ipfs-api', kuboApi(d), 'i', 'rpull', '--ipfs', '--snapshotter', 'overlayfs', '--json', ref], { env: { IPCR_ROOT: join(work, 'd-cli') }, timeoutMs: 180_000 })
     expect(pulled.code, pulled.stderr).toBe(0)
     expect((JSON.parse(pulled.stdout) as { root: string }).root).toBe(root)
     const ran = await ipcr(['run', '--rm', '--snapshotter', 'overlayfs', ref, `cluster-d-${process.pid}`, '/bin/cat', '/unique.txt'])
     expect(ran.code, ran.stderr).toBe(0)
     expect(ran.stdout).toBe(img.text)
-    console.log(`cluster: a fourth node joined and pulled ${ref} from C in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+    console.log(`cluster: the fourth node pulled ${ref} by name in ${((performance.now() - t1) / 1000).toFixed(1)} s`)
   }, 300_000)
 })
 
