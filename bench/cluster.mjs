@@ -76,8 +76,15 @@ function cleanup() {
   })()
   return cleaning
 }
+/** Everything down, the work directory gone, and a word if any of our namespaces is left. */
+async function finish() {
+  await cleanup()
+  await rm(work, { recursive: true, force: true })
+  const left = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.startsWith(`ipcr-${process.pid}-`))
+  if (left.length) console.error(`bench/cluster: namespaces left behind: ${left.join(', ')}`)
+}
 for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.once(sig, () => { console.error(`bench/cluster: ${sig}, cleaning up`); void cleanup().finally(() => process.exit(130)) })
+  process.once(sig, () => { console.error(`bench/cluster: ${sig}, cleaning up`); void finish().finally(() => process.exit(130)) })
 }
 
 // ---- one scenario -----------------------------------------------------------------------------
@@ -205,8 +212,5 @@ try {
   const sumOf = (r) => r.nodes.reduce((a, n) => a + n.fromOrigin, 0)
   console.log(`  ratio replicated/origin-only: time until all three run it ${(rep.all / o.all).toFixed(2)}, bytes from the origin ${(sumOf(rep) / sumOf(o)).toFixed(2)} (${(sumOf(rep) / (image.layerSizes.reduce((a, b) => a + b, 0))).toFixed(2)} vs ${(sumOf(o) / (image.layerSizes.reduce((a, b) => a + b, 0))).toFixed(2)} image's worth)`)
 } finally {
-  await cleanup()
-  await rm(work, { recursive: true, force: true })
-  const left = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.startsWith(`ipcr-${process.pid}-`))
-  if (left.length) console.error(`bench/cluster: namespaces left behind: ${left.join(', ')}`)
+  await finish()
 }

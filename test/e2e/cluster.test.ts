@@ -28,6 +28,8 @@ let work: string
 let net: Cluster
 let nodes: DeployedNodes
 let img: UniqueImage
+/** How many of the image's CIDs A held a copy of before it stopped (the allocator may have chosen B and C). */
+let heldByA = 0
 
 const nodeUp = async (n: ClusterNode, peers: ClusterNode[]): Promise<void> => { await nodes.up(n, peers) }
 const nodeDown = (n: ClusterNode): Promise<void> => nodes.down(n)
@@ -122,6 +124,7 @@ describe('replication through IPFS Cluster, nodes by deploy/node.sh', () => {
       return copies(seen) === 2 * seen.cids.length ? seen : undefined
     }).catch((err: Error) => { throw new Error(`${err.message}; last status ${JSON.stringify(seen)}`) })
     console.log(`cluster: ${pinned.value.cids.length} CIDs of ${ref} pinned twice each after ${pinned.seconds.toFixed(1)} s (${pinned.value.peers.map((p) => `${p.peername}: ${p.states.pinned ?? 0}`).join(', ')})`)
+    heldByA = pinned.value.peers.find((p) => p.peername === 'a')?.states.pinned ?? 0
     // The root descriptor, every manifest, config and layer: not the root block alone.
     expect(pinned.value.cids.length).toBe(2 + img.layers.length + 1)
     expect(pinned.value.notPinned).toEqual([])
@@ -150,7 +153,7 @@ describe('replication through IPFS Cluster, nodes by deploy/node.sh', () => {
       const s = await clusterStatus(c, ref)
       return copies(s, ['b', 'c']) === 2 * s.cids.length ? s : undefined
     })
-    console.log(`cluster: after A stopped, the copies were on b and c ${repinned.seconds.toFixed(1)} s later`)
+    console.log(`cluster: after A (holding ${heldByA} of the ${repinned.value.cids.length} CIDs) stopped, the copies were on b and c ${repinned.seconds.toFixed(1)} s later`)
     // A fourth node joins (through C only) before a holder goes: with the minimum at 2, the cluster needs a third live peer to move a copy to.
     const t0 = performance.now()
     await nodeUp(d, [c])
