@@ -211,6 +211,7 @@ try {
   console.log('')
   const sumOf = (r) => r.nodes.reduce((a, n) => a + n.fromOrigin, 0)
   console.log(`  ratio replicated/origin-only: time until all three run it ${(rep.all / o.all).toFixed(2)}, bytes from the origin ${(sumOf(rep) / sumOf(o)).toFixed(2)} (${(sumOf(rep) / (image.layerSizes.reduce((a, b) => a + b, 0))).toFixed(2)} vs ${(sumOf(o) / (image.layerSizes.reduce((a, b) => a + b, 0))).toFixed(2)} image's worth)`)
+  console.log(`  counting the replication before t0 as well, the origin sent ${mib(sumOf(rep) + rep.replicationBytes)} MiB replicated vs ${mib(sumOf(o))} MiB origin-only (${((sumOf(rep) + rep.replicationBytes) / sumOf(o)).toFixed(2)})`)
 } finally {
   await finish()
 }
