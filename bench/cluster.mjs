@@ -24,13 +24,13 @@
 // Everything is torn down at the end, on failure, and on SIGINT/SIGTERM: the rigs (`rig.sh down`:
 // containerd, its shims, snapshotter, mounts), the nodes (`deploy/node.sh down`) and the
 // namespaces (which kills whatever is left in them).
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createCluster, runCommand } from '../dist/testkit/cluster.js'
+import { createCluster } from '../dist/testkit/cluster.js'
 import { clusterApi, clusterConverged, deployedNodes, kuboApi, registryUrl, until } from '../dist/testkit/cluster-nodes.js'
 import { ensureRealisticImage, REALISTIC_NAME } from './realistic-image.mjs'
 import { ipcrBin, loadNow, root } from './lib.mjs'
@@ -58,15 +58,33 @@ function rigEnvOf(dir) {
   return env
 }
 
+/** Commands running now: killed first when the bench is interrupted, so none goes on writing. */
+const inFlight = new Set()
 /** Run to completion; throw with the output on a non-zero exit. */
 async function must(cmd, args, opts = {}) {
-  const r = await runCommand(cmd, args, { timeoutMs: 300_000, ...opts })
+  const r = await new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    inFlight.add(child)
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d) => { out += d })
+    child.stderr.on('data', (d) => { err += d })
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000)
+    child.on('error', (e) => { clearTimeout(timer); inFlight.delete(child); reject(e) })
+    child.on('close', (code, signal) => { clearTimeout(timer); inFlight.delete(child); resolve({ code, signal, stdout: out, stderr: err }) })
+  })
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code ?? r.signal}\n${r.stdout}${r.stderr}`)
   return r.stdout
 }
 
 // ---- cleanup, whatever happens ----------------------------------------------------------------
 const cleanups = []
+let stopping = false
+/** Undo `f` at the end (last registered, first run); once the bench is stopping, nothing new starts. */
+function onCleanup(f) {
+  if (stopping) throw new Error('bench/cluster is stopping')
+  cleanups.push(f)
+}
 let cleaning
 function cleanup() {
   cleaning ??= (async () => {
@@ -76,12 +94,21 @@ function cleanup() {
   })()
   return cleaning
 }
-/** Everything down, the work directory gone, and a word if any of our namespaces is left. */
-async function finish() {
-  await cleanup()
-  await rm(work, { recursive: true, force: true })
-  const left = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.startsWith(`ipcr-${process.pid}-`))
-  if (left.length) console.error(`bench/cluster: namespaces left behind: ${left.join(', ')}`)
+let finishing
+/**
+ * Once, from the normal end or a signal: the commands running now killed, everything down, the
+ * work directory gone, and a word if any of our namespaces is left.
+ */
+function finish() {
+  finishing ??= (async () => {
+    stopping = true
+    for (const c of inFlight) c.kill('SIGKILL')
+    await cleanup()
+    await rm(work, { recursive: true, force: true, maxRetries: 5 })
+    const left = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.startsWith(`ipcr-${process.pid}-`))
+    if (left.length) console.error(`bench/cluster: namespaces left behind: ${left.join(', ')}`)
+  })()
+  return finishing
 }
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.once(sig, () => { console.error(`bench/cluster: ${sig}, cleaning up`); void finish().finally(() => process.exit(130)) })
@@ -93,13 +120,13 @@ async function scenario(label, replicated) {
   const swarmKey = join(work, 'swarm.key')
   await writeFile(swarmKey, (await must(ipcrBin, ['ipfs', 'swarm-key'])).trim() + '\n', { mode: 0o600 })
   const net = await createCluster({ nodes: ['origin', ...PULLERS], kubo: false, dir })
-  cleanups.push(() => net.destroy())
+  onCleanup(() => net.destroy())
   const [origin, ...pullers] = net.nodes
   // The rigs give each puller its containerd; their env also names the rig's kubo and cluster binaries.
   const rigs = new Map()
   await Promise.all(pullers.map(async (n) => {
     const rigDir = join(dir, `${n.name}-rig`)
-    cleanups.push(() => must('bash', [rig, 'down', rigDir], { env: rigEnvBase }).catch((err) => console.error(`  rig down ${n.name}: ${err.message}`)))
+    onCleanup(() => must('bash', [rig, 'down', rigDir], { env: rigEnvBase }).catch((err) => console.error(`  rig down ${n.name}: ${err.message}`)))
     // nsenter --net, not `ip netns exec`: only the network namespace changes. `ip netns exec` would
     // also give containerd a mount namespace of its own, with a fresh /sys and no cgroup mounts.
     await must('nsenter', [`--net=/run/netns/${n.netns}`, 'bash', rig, 'up', rigDir], { env: rigEnvBase })
@@ -109,7 +136,7 @@ async function scenario(label, replicated) {
   const kuboBin = join(anyRig.IPCR_RIG_BIN.split(':')[0], 'ipfs')
   const bins = { ipfs: kuboBin, clusterService: anyRig.IPCR_RIG_CLUSTER_SERVICE, ipcr: ipcrBin }
   const nodes = deployedNodes({ work: dir, swarmKey, secret: randomBytes(32).toString('hex'), bins, monitorInterval: '2s' })
-  for (const n of net.nodes) cleanups.push(() => nodes.down(n).catch(() => {}))
+  for (const n of net.nodes) onCleanup(() => nodes.down(n).catch(() => {}))
   const tUp = performance.now()
   const upSoFar = []
   for (const n of net.nodes) {
@@ -175,6 +202,16 @@ async function scenario(label, replicated) {
   const ledger2 = await ledgerSent()
   const recv1 = await received()
   const registryHits = pullers.map((p) => (readFileSync(join(nodes.stateDir(p), 'registry.log'), 'utf8').match(/"GET \/v2\/python\/blobs\/sha256:[0-9a-f]{64}\?ns=bench\.ipcr" 200/g) ?? []).length)
+  // The slowest answer of each node's registry (its access log: "METHOD URL" STATUS BYTES MSms): a
+  // straggler's time is then seen to go to a blob (fetched over Bitswap) or to the tag (IPNS).
+  const slowest = Object.fromEntries(pullers.map((p) => {
+    let worst = { ms: -1, what: '' }
+    for (const m of readFileSync(join(nodes.stateDir(p), 'registry.log'), 'utf8').matchAll(/"(\w+) \/v2\/python\/(manifests|blobs)\/([^?" ]+)[^"]*" (\d+) \d+ ([\d.]+)ms/g)) {
+      const ms = Number(m[5])
+      if (ms > worst.ms) worst = { ms, what: `${m[1]} ${m[2]}/${m[3].replace(/^sha256:(.{12}).*/, '$1…')} ${m[4]}` }
+    }
+    return [p.name, worst.ms < 0 ? 'none' : `${(worst.ms / 1000).toFixed(2)} s (${worst.what})`]
+  }))
   if (registryHits.some((h) => h === 0)) throw new Error(`a puller's registry served no blobs (${registryHits.join(', ')}): the pull did not go through it`)
 
   const containerd = execFileSync('ctr', ['--address', anyRig.CONTAINERD_ADDRESS, 'version'], { encoding: 'utf8' }).match(/Server:\s+Version:\s+(\S+)/)?.[1] ?? '?'
@@ -182,7 +219,7 @@ async function scenario(label, replicated) {
   cleaning = undefined
   return {
     label, kubo: execFileSync(kuboBin, ['version', '--number'], { encoding: 'utf8' }).trim(), upSeconds, pushSeconds, replicateSeconds, holders, replicationBytes, all, tx, containerd, root: pushed.root,
-    nodes: results.map((r) => ({ ...r, fromOrigin: ledger2[r.name] - ledger1[r.name], received: recv1[r.name] - recv0[r.name] })),
+    nodes: results.map((r) => ({ ...r, fromOrigin: ledger2[r.name] - ledger1[r.name], slowest: slowest[r.name], received: recv1[r.name] - recv0[r.name] })),
   }
 }
 
@@ -201,12 +238,12 @@ try {
   console.log(`  load average at start ${load0}, at end ${loadNow()} (2 cores)`)
   console.log(`  replicated: pins on ${rep.holders}, pinned twice ${rep.replicateSeconds.toFixed(1)} s after the push (${mib(rep.replicationBytes)} MiB from the origin by Bitswap for it, before t0)`)
   console.log('')
-  console.log('  | scenario | node | pulled at | ran at | from the origin (Bitswap) | received from anyone (Bitswap) |')
-  console.log('  | --- | --- | --- | --- | --- | --- |')
+  console.log('  | scenario | node | pulled at | ran at | from the origin (Bitswap) | received from anyone (Bitswap) | its registry\'s slowest answer |')
+  console.log('  | --- | --- | --- | --- | --- | --- | --- |')
   for (const r of runs) {
-    for (const n of r.nodes) console.log(`  | ${r.label} | ${n.name} | ${n.pulled.toFixed(2)} s | ${n.ran.toFixed(2)} s | ${mib(n.fromOrigin)} MiB | ${mib(n.received)} MiB |`)
+    for (const n of r.nodes) console.log(`  | ${r.label} | ${n.name} | ${n.pulled.toFixed(2)} s | ${n.ran.toFixed(2)} s | ${mib(n.fromOrigin)} MiB | ${mib(n.received)} MiB | ${n.slowest} |`)
     const sum = r.nodes.reduce((a, n) => a + n.fromOrigin, 0)
-    console.log(`  | ${r.label} | all three | | **${r.all.toFixed(2)} s** | ${mib(sum)} MiB (origin eth0 sent ${mib(r.tx)} MiB in all) | ${mib(r.nodes.reduce((a, n) => a + n.received, 0))} MiB |`)
+    console.log(`  | ${r.label} | all three | | **${r.all.toFixed(2)} s** | ${mib(sum)} MiB (origin eth0 sent ${mib(r.tx)} MiB in all) | ${mib(r.nodes.reduce((a, n) => a + n.received, 0))} MiB | |`)
   }
   console.log('')
   const sumOf = (r) => r.nodes.reduce((a, n) => a + n.fromOrigin, 0)
