@@ -19,7 +19,8 @@
 // per receiving peer, and nothing but Bitswap. Beside it, what the origin's eth0 sent in all in that
 // window (every protocol and peer, TCP/IP and libp2p framing included: the ledger's upper bound),
 // and what each puller's Bitswap received from anyone (`ipfs stats bitswap`, DataReceived).
-// Replication traffic (the second holder fetching its copy before t0) is printed on its own.
+// Replication traffic (the second holder fetching its copy before t0) is printed on its own, and
+// so is each node's slowest registry answer (from its access log), to tell transfer from unpack.
 //
 // Everything is torn down at the end, on failure, and on SIGINT/SIGTERM: the rigs (`rig.sh down`:
 // containerd, its shims, snapshotter, mounts), the nodes (`deploy/node.sh down`) and the
