@@ -8,12 +8,8 @@ import type { IpnsService } from './ipns.js'
 export interface IpfsBackend {
   /** For the stderr line that says which backend is used. */
   readonly description: string
-  /**
-   * Store a blob as a UnixFS file and pin it; resolves to its CID, checked against our own computation.
-   * `pin: false` leaves the blocks unpinned where the node has pins (kubo): its repo GC takes them
-   * unless something pins the CID later. Backends without pins keep what they add either way.
-   */
-  add(bytes: AsyncIterable<Uint8Array>, options?: AddOptions): Promise<CID>
+  /** Store a blob as a UnixFS file and pin it; resolves to its CID, checked against our own computation. */
+  add(bytes: AsyncIterable<Uint8Array>, options?: { signal?: AbortSignal }): Promise<CID>
   /** A UnixFS file's bytes, optionally a range of them. */
   cat(cid: CID, options?: { offset?: number; length?: number; signal?: AbortSignal }): AsyncIterable<Uint8Array>
   /** IPNS on this backend; loaded on first use (it pulls in the signing code). */
@@ -21,11 +17,6 @@ export interface IpfsBackend {
   /** Present on a node that keeps what it pins and serves it to its peers (kubo); absent elsewhere. */
   readonly pinning?: Pinning
   close(): Promise<void>
-}
-
-export interface AddOptions {
-  signal?: AbortSignal
-  pin?: boolean
 }
 
 /** Pins on one IPFS node, by CID text; "pin" is recursive throughout. */

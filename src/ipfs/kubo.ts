@@ -3,7 +3,7 @@ import https from 'node:https'
 import type { CID } from 'multiformats/cid'
 import { IntegrityError, IpcrError, UnavailableError } from '../errors.js'
 import { tee } from '../util/tee.js'
-import type { AddOptions, IpfsBackend, Pinning } from './backend.js'
+import type { IpfsBackend, Pinning } from './backend.js'
 import { kuboPinning } from './kubo-pins.js'
 import type { IpnsService } from './ipns.js'
 import { cidOf, cidText, parseCid } from './cid.js'
@@ -44,10 +44,10 @@ export class KuboClient implements IpfsBackend {
     return v.Version ?? 'unknown'
   }
 
-  async add(bytes: AsyncIterable<Uint8Array>, options: AddOptions = {}): Promise<CID> {
+  async add(bytes: AsyncIterable<Uint8Array>, options: { signal?: AbortSignal } = {}): Promise<CID> {
     const { branches: [forUs, forKubo], cancel } = tee(bytes)
     const ours = cidOf(forUs)
-    const theirs = this.call('add', { ...kuboAddParams, pin: String(options.pin ?? true), progress: 'false', quieter: 'true' }, {
+    const theirs = this.call('add', { ...kuboAddParams, progress: 'false', quieter: 'true' }, {
       ...multipartFile(forKubo), signal: options.signal,
     }).then(async (reply) => {
       let hash: string | undefined

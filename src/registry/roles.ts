@@ -1,5 +1,4 @@
 import type { IncomingMessage } from 'node:http'
-import type { CID } from 'multiformats/cid'
 import type { Descriptor } from '../oci/descriptor.js'
 import type { Digest } from '../oci/digest.js'
 import type { TableEntry } from '../stores/ipfs-walk.js'
@@ -43,16 +42,13 @@ export interface BlobUploads {
   get(repo: string, id: string): Promise<UploadSession>
   append(session: UploadSession, body: AsyncIterable<Uint8Array>, o?: { start?: number; length?: number }): Promise<UploadSession>
   digest(session: UploadSession): Promise<Digest>
-  /** The CID of the bytes as they were added while arriving, unpinned; undefined when they were not. */
-  added(session: UploadSession): Promise<CID> | undefined
   bytes(session: UploadSession): AsyncIterable<Uint8Array>
   remove(id: string): Promise<void>
 }
 
 /** Where verified blobs are kept (storage/blobs.ts). */
 export interface BlobKeeper {
-  /** `added`: the CID the bytes were already added as, unpinned (pinned here); else `bytes()` is added. */
-  commit(repo: string, digest: Digest, size: number, bytes: () => AsyncIterable<Uint8Array>, added?: Promise<CID>): Promise<StoredBlob>
+  commit(repo: string, digest: Digest, size: number, bytes: () => AsyncIterable<Uint8Array>): Promise<StoredBlob>
   /** Link a blob `from` holds (any kept blob, without `from`) into `repo`; undefined when there is none. */
   mount(repo: string, from: string | undefined, digest: Digest): Promise<StoredBlob | undefined>
   delete(repo: string, digest: Digest): Promise<boolean>

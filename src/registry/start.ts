@@ -21,7 +21,6 @@ import { PushedBlobs } from './storage/blobs.js'
 import { fsDriver } from './storage/fs-driver.js'
 import { RegistryMetadata } from './storage/metadata.js'
 import { UploadArea } from './storage/uploads.js'
-import { LiveAdds } from './storage/live-add.js'
 
 /** The write side's settings (--allow-push and what goes with it). */
 export interface PushSettings extends Omit<PublishSettings, 'env' | 'limits' | 'cluster'> {
@@ -67,9 +66,7 @@ export async function startRegistry(ipfs: IpfsBackend, o: StartOptions): Promise
   let writes: RegistryWrites | undefined
   if (o.push) {
     const limits = o.limits ?? defaultLimits
-    // Live adds only where blocks added unpinned are collected (kubo): the embedded store keeps every block it is given.
-    const liveAdds = ipfs.pinning ? new LiveAdds((feed, signal) => ipfs.add(feed, { signal, pin: false })) : undefined
-    const uploads = new UploadArea(join(dir, 'uploads'), { ttlMs: o.push.uploadTtlMs, maxBlobSize: limits.layerSize, ...(liveAdds ? { liveAdds } : {}) })
+    const uploads = new UploadArea(join(dir, 'uploads'), { ttlMs: o.push.uploadTtlMs, maxBlobSize: limits.layerSize })
     await uploads.sweep()
     const sweeper = setInterval(() => { void uploads.sweep().catch(() => undefined) }, Math.min(o.push.uploadTtlMs, 3_600_000))
     sweeper.unref()

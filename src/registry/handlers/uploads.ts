@@ -30,7 +30,7 @@ export function uploadHandlers(uploads: BlobUploads, blobs: BlobKeeper): { POST:
       await uploads.remove(session.id)
       throw new RegistryError('DIGEST_INVALID', `the ${session.offset} bytes uploaded hash to ${actual}, not ${digest}; nothing was kept`)
     }
-    await blobs.commit(repo, digest, session.offset, () => uploads.bytes(session), uploads.added(session))
+    await blobs.commit(repo, digest, session.offset, () => uploads.bytes(session))
     await uploads.remove(session.id)
     return created(repo, digest)
   }

@@ -1,4 +1,3 @@
-import type { CID } from 'multiformats/cid'
 import type { IpfsBackend } from '../../ipfs/backend.js'
 import { cidText } from '../../ipfs/cid.js'
 import type { Digest } from '../../oci/digest.js'
@@ -21,27 +20,16 @@ export class PushedBlobs {
 
   /**
    * Keep verified bytes as `digest` in `repo`. Bytes IPFS already holds under this digest (pushed
-   * to any repository) are not added again. `added`: the bytes went to IPFS unpinned as they
-   * arrived (live-add.ts), so only their pin is left; if that add failed, `bytes()` is added now.
+   * to any repository) are not added again.
    */
-  async commit(repo: string, digest: Digest, size: number, bytes: () => AsyncIterable<Uint8Array>, added?: Promise<CID>, signal?: AbortSignal): Promise<StoredBlob> {
+  async commit(repo: string, digest: Digest, size: number, bytes: () => AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<StoredBlob> {
     let blob = await this.meta.blob(digest)
     if (blob?.size !== size) {
-      blob = { cid: cidText(await this.keep(bytes, added, signal)), size }
+      blob = { cid: cidText(await this.ipfs.add(bytes(), signal ? { signal } : {})), size }
       await this.meta.putBlob(digest, blob)
     }
     await this.meta.link(repo, digest)
     return blob
-  }
-
-  private async keep(bytes: () => AsyncIterable<Uint8Array>, added: Promise<CID> | undefined, signal: AbortSignal | undefined): Promise<CID> {
-    const pinning = this.ipfs.pinning
-    const cid = pinning && added ? await added.catch(() => undefined) : undefined
-    if (pinning && cid) {
-      await pinning.pin([cidText(cid)])
-      return cid
-    }
-    return this.ipfs.add(bytes(), signal ? { signal } : {})
   }
 
   /** Link a blob `from` holds (without `from`: any blob kept) into `repo`, a cross-repository mount; undefined when there is none. */

@@ -1,11 +1,9 @@
 import { createHash, randomUUID, type Hash } from 'node:crypto'
-import type { CID } from 'multiformats/cid'
 import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Digest } from '../../oci/digest.js'
 import { readRange } from '../../util/fs-util.js'
 import { RegistryError } from '../errors.js'
-import type { LiveAdd, LiveAdds } from './live-add.js'
 
 /** An upload in progress: its id (the last part of its Location), repository and bytes so far. */
 export interface UploadSession {
@@ -21,15 +19,6 @@ export interface UploadAreaOptions {
   ttlMs: number
   /** No blob grows past this (--max-layer-size): an upload that would is refused, not spooled. */
   maxBlobSize: number
-  /** Where chunks go to IPFS as they arrive (live-add.ts); without it the commit adds the spool. */
-  liveAdds?: LiveAdds
-}
-
-/** What lives only in this process for a session: valid while `offset` is where the session stands. */
-interface LiveState {
-  hash: Hash
-  offset: number
-  add: LiveAdd | undefined
 }
 
 const idPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -41,11 +30,11 @@ const idPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
  * leaves no trace but its directory, which expiry removes. A session outlives a restart, so a
  * client may ask where it stands and go on.
  *
- * The digest is computed, and the bytes fed to IPFS, as chunks arrive (one pass); only a session
- * resumed after a restart, whose state died with the old process, is read back at its commit.
+ * The digest is computed as chunks arrive (one pass); only a session resumed after a restart,
+ * whose hash state died with the old process, is read back once to hash it.
  */
 export class UploadArea {
-  private readonly live = new Map<string, LiveState>()
+  private readonly hashes = new Map<string, { hash: Hash; offset: number }>()
   private readonly busy = new Set<string>()
 
   constructor(private readonly dir: string, private readonly o: UploadAreaOptions) {}
@@ -56,7 +45,7 @@ export class UploadArea {
     await mkdir(this.sessionDir(id), { recursive: true })
     await writeFile(this.dataPath(id), Buffer.alloc(0))
     await writeFile(join(this.sessionDir(id), 'session.json'), JSON.stringify({ repo, startedAt: session.startedAt }))
-    this.live.set(id, { hash: createHash('sha256'), offset: 0, add: this.o.liveAdds?.begin() })
+    this.hashes.set(id, { hash: createHash('sha256'), offset: 0 })
     return session
   }
 
@@ -86,9 +75,9 @@ export class UploadArea {
     }
     if (this.busy.has(session.id)) throw new RegistryError('BLOB_UPLOAD_INVALID', 'another request is writing to this upload; send its chunks one at a time')
     this.busy.add(session.id)
-    const state = this.live.get(session.id)
+    const state = this.hashes.get(session.id)
     const hashing = state !== undefined && state.offset === session.offset ? state : undefined
-    if (!hashing) this.forget(session.id)
+    if (!hashing) this.hashes.delete(session.id)
     const fh = await open(this.dataPath(session.id), 'a')
     let offset = session.offset
     try {
@@ -96,7 +85,7 @@ export class UploadArea {
         offset += chunk.byteLength
         if (offset > this.o.maxBlobSize) throw new RegistryError('SIZE_INVALID', `the blob would exceed ${this.o.maxBlobSize} bytes (the server's --max-layer-size)`)
         hashing?.hash.update(chunk)
-        await Promise.all([fh.write(chunk), hashing?.add?.write(chunk)])
+        await fh.write(chunk)
       }
       if (o.length !== undefined && offset - session.offset !== o.length) {
         throw new RegistryError('SIZE_INVALID', `the chunk declared ${o.length} bytes and carried ${offset - session.offset}`)
@@ -104,7 +93,7 @@ export class UploadArea {
     } catch (err) {
       // A chunk that failed part-way is taken back whole: the session stays where the last good chunk left it.
       await fh.truncate(session.offset).catch(() => undefined)
-      this.forget(session.id)
+      this.hashes.delete(session.id)
       throw err
     } finally {
       await fh.close()
@@ -116,21 +105,11 @@ export class UploadArea {
 
   /** The digest of everything uploaded so far. */
   async digest(session: UploadSession): Promise<Digest> {
-    const state = this.live.get(session.id)
+    const state = this.hashes.get(session.id)
     if (state && state.offset === session.offset) return `sha256:${state.hash.copy().digest('hex')}`
     const hash = createHash('sha256')
     for await (const chunk of readRange(this.dataPath(session.id))) hash.update(chunk)
     return `sha256:${hash.digest('hex')}`
-  }
-
-  /**
-   * The CID of the session's bytes as they were fed to IPFS while arriving, unpinned; undefined when
-   * they were not (no live adds, none free, or a session resumed after a restart): add `bytes()` then.
-   */
-  added(session: UploadSession): Promise<CID> | undefined {
-    const state = this.live.get(session.id)
-    if (state?.add === undefined || state.offset !== session.offset || !state.add.alive) return undefined
-    return state.add.end()
   }
 
   /** The session's bytes, for the commit to add to IPFS. */
@@ -139,7 +118,7 @@ export class UploadArea {
   }
 
   async remove(id: string): Promise<void> {
-    this.forget(id)
+    this.hashes.delete(id)
     await rm(this.sessionDir(id), { recursive: true, force: true })
   }
 
@@ -155,12 +134,6 @@ export class UploadArea {
       }
     }
     return removed
-  }
-
-  /** Drop what only this process knew of a session; an add still running is stopped (its blocks stay unpinned). */
-  private forget(id: string): void {
-    this.live.get(id)?.add?.abort('the upload session ended without its add')
-    this.live.delete(id)
   }
 
   private sessionDir(id: string): string {
