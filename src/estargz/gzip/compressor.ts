@@ -1,0 +1,334 @@
+/**
+ * Raw DEFLATE, byte for byte what Go's compress/flate Writer produces at the same level: store
+ * (0), Huffman only (-2), BestSpeed (1, see deflate-fast.ts) and hash-chain matching (2-9, lazy
+ * from level 4). The output does not depend on how the input is split across write() calls: work
+ * only advances while a full match's lookahead is buffered, as in Go.
+ */
+import { BitWriter } from './bit-writer.js'
+import { DeflateFast } from './deflate-fast.js'
+import { GzipLevelError } from './errors.js'
+import {
+  BASE_MATCH_LENGTH, BASE_MATCH_OFFSET, MAX_MATCH_LENGTH, MAX_STORE_BLOCK_SIZE, MIN_MATCH_LENGTH, matchToken,
+} from './tables.js'
+
+export const NO_COMPRESSION = 0
+export const BEST_SPEED = 1
+export const BEST_COMPRESSION = 9
+export const DEFAULT_COMPRESSION = -1
+export const HUFFMAN_ONLY = -2
+
+const WINDOW_SIZE = 1 << 15
+const WINDOW_MASK = WINDOW_SIZE - 1
+const MAX_FLATE_BLOCK_TOKENS = 1 << 14
+const HASH_BITS = 17
+const HASH_SIZE = 1 << HASH_BITS
+const HASH_MASK = HASH_SIZE - 1
+const MAX_HASH_OFFSET = 1 << 24
+const SKIP_NEVER = 0x7fffffff
+const HASH_SHIFT = 32 - HASH_BITS
+
+/** [good, lazy, nice, chain, fastSkipHashing] for levels 2-9 (Go's levels table). */
+const LEVELS: ReadonlyArray<readonly [number, number, number, number, number]> = [
+  [0, 0, 0, 0, 0],
+  [0, 0, 0, 0, 0],
+  [4, 0, 16, 8, 5],
+  [4, 0, 32, 32, 6],
+  [4, 4, 16, 16, SKIP_NEVER],
+  [8, 16, 32, 32, SKIP_NEVER],
+  [8, 16, 128, 128, SKIP_NEVER],
+  [8, 32, 128, 256, SKIP_NEVER],
+  [32, 128, 258, 1024, SKIP_NEVER],
+  [32, 258, 258, 4096, SKIP_NEVER],
+]
+
+const enum Mode { Store, Huffman, Fast, Chain }
+
+export class Deflater {
+  readonly level: number
+  private readonly mode: Mode
+  readonly out = new BitWriter()
+  private readonly window: Uint8Array
+  private windowEnd = 0
+  private sync = false
+  private closed = false
+
+  // Hash-chain state (levels 2-9).
+  private readonly good: number
+  private readonly lazy: number
+  private readonly nice: number
+  private readonly chain: number
+  private readonly fastSkipHashing: number
+  private readonly hashHead: Uint32Array
+  private readonly hashPrev: Uint32Array
+  private hashOffset = 1
+  private index = 0
+  private blockStart = 0
+  private byteAvailable = false
+  private length = MIN_MATCH_LENGTH - 1
+  private offset = 0
+  private chainHead = -1
+  private maxInsertIndex = 0
+  private readonly tokens: Int32Array
+  private ntokens = 0
+  // findMatch's answer, kept here rather than in a fresh object per call.
+  private matchLength = 0
+  private matchOffset = 0
+
+  private readonly fast: DeflateFast | undefined
+
+  constructor(level: number) {
+    if (!Number.isInteger(level) || level < HUFFMAN_ONLY || level > BEST_COMPRESSION) throw new GzipLevelError(level)
+    this.level = level === DEFAULT_COMPRESSION ? 6 : level
+    const [good, lazy, nice, chain, skip] = LEVELS[Math.max(this.level, 0)]!
+    this.good = good
+    this.lazy = lazy
+    this.nice = nice
+    this.chain = chain
+    this.fastSkipHashing = skip
+    if (this.level === NO_COMPRESSION || this.level === HUFFMAN_ONLY || this.level === BEST_SPEED) {
+      this.mode = this.level === NO_COMPRESSION ? Mode.Store : this.level === HUFFMAN_ONLY ? Mode.Huffman : Mode.Fast
+      this.window = new Uint8Array(MAX_STORE_BLOCK_SIZE)
+      this.hashHead = new Uint32Array(0)
+      this.hashPrev = new Uint32Array(0)
+      this.tokens = new Int32Array(this.mode === Mode.Fast ? MAX_STORE_BLOCK_SIZE : 0)
+      this.fast = this.mode === Mode.Fast ? new DeflateFast() : undefined
+    } else {
+      this.mode = Mode.Chain
+      this.window = new Uint8Array(2 * WINDOW_SIZE)
+      this.hashHead = new Uint32Array(HASH_SIZE)
+      this.hashPrev = new Uint32Array(WINDOW_SIZE)
+      this.tokens = new Int32Array(MAX_FLATE_BLOCK_TOKENS + 1)
+      this.fast = undefined
+    }
+  }
+
+  write(b: Uint8Array): void {
+    let p = 0
+    while (p < b.length) {
+      this.step()
+      p += this.fill(b, p)
+    }
+  }
+
+  /** Compress what is buffered and end the stream with a final empty stored block. */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.sync = true
+    this.step()
+    this.out.writeStoredHeader(0, true)
+    this.out.flush()
+  }
+
+  private step(): void {
+    switch (this.mode) {
+      case Mode.Store: return this.store()
+      case Mode.Huffman: return this.storeHuff()
+      case Mode.Fast: return this.encSpeed()
+      case Mode.Chain: return this.deflate()
+    }
+  }
+
+  private fill(b: Uint8Array, p: number): number {
+    if (this.mode === Mode.Chain) this.maybeShift()
+    const n = Math.min(this.window.length - this.windowEnd, b.length - p)
+    this.window.set(b.subarray(p, p + n), this.windowEnd)
+    this.windowEnd += n
+    return n
+  }
+
+  /** Slide the window down by 32 KiB once the lookahead nears its end, rebasing the hash chains rarely. */
+  private maybeShift(): void {
+    if (this.index < 2 * WINDOW_SIZE - (MIN_MATCH_LENGTH + MAX_MATCH_LENGTH)) return
+    this.window.copyWithin(0, WINDOW_SIZE, 2 * WINDOW_SIZE)
+    this.index -= WINDOW_SIZE
+    this.windowEnd -= WINDOW_SIZE
+    this.blockStart = this.blockStart >= WINDOW_SIZE ? this.blockStart - WINDOW_SIZE : 0x7fffffff
+    this.hashOffset += WINDOW_SIZE
+    if (this.hashOffset > MAX_HASH_OFFSET) {
+      const delta = this.hashOffset - 1
+      this.hashOffset -= delta
+      this.chainHead -= delta
+      const prev = this.hashPrev
+      for (let i = 0; i < prev.length; i++) {
+        const v = prev[i]!
+        prev[i] = v > delta ? v - delta : 0
+      }
+      const head = this.hashHead
+      for (let i = 0; i < head.length; i++) {
+        const v = head[i]!
+        head[i] = v > delta ? v - delta : 0
+      }
+    }
+  }
+
+  private store(): void {
+    if (this.windowEnd > 0 && (this.windowEnd === MAX_STORE_BLOCK_SIZE || this.sync)) {
+      this.out.writeStoredHeader(this.windowEnd, false)
+      this.out.writeBytes(this.window, 0, this.windowEnd)
+      this.windowEnd = 0
+    }
+  }
+
+  private storeHuff(): void {
+    if ((this.windowEnd < this.window.length && !this.sync) || this.windowEnd === 0) return
+    this.out.writeBlockHuff(false, this.window, 0, this.windowEnd)
+    this.windowEnd = 0
+  }
+
+  private encSpeed(): void {
+    const fast = this.fast!
+    const end = this.windowEnd
+    if (end < MAX_STORE_BLOCK_SIZE) {
+      if (!this.sync) return
+      if (end < 128) {
+        if (end === 0) return
+        if (end <= 16) {
+          this.out.writeStoredHeader(end, false)
+          this.out.writeBytes(this.window, 0, end)
+        } else {
+          this.out.writeBlockHuff(false, this.window, 0, end)
+        }
+        this.windowEnd = 0
+        fast.reset()
+        return
+      }
+    }
+    const n = fast.encode(this.tokens, this.window, end)
+    // Matching removed less than 1/16 of the bytes: Huffman-code the literals instead.
+    if (n > end - (end >> 4)) this.out.writeBlockHuff(false, this.window, 0, end)
+    else this.out.writeBlockDynamic(this.tokens, n, false, this.window, 0, end)
+    this.windowEnd = 0
+  }
+
+  private writeBlock(index: number): void {
+    if (index > 0) {
+      const hasWindow = this.blockStart <= index
+      this.out.writeBlock(this.tokens, this.ntokens, false, hasWindow ? this.window : null, hasWindow ? this.blockStart : 0, index)
+      this.blockStart = index
+    }
+    this.ntokens = 0
+  }
+
+  /** Longest match at pos longer than prevLength among chain candidates from prevHead; false if none. */
+  private findMatch(pos: number, prevHead: number, prevLength: number, lookahead: number): boolean {
+    const win = this.window
+    const minMatchLook = lookahead < MAX_MATCH_LENGTH ? lookahead : MAX_MATCH_LENGTH
+    const winLen = pos + minMatchLook
+    let nice = winLen - pos
+    if (this.nice < nice) nice = this.nice
+    let tries = this.chain
+    let length = prevLength
+    if (length >= this.good) tries >>= 2
+    let wEnd = win[pos + length]!
+    const minIndex = pos - WINDOW_SIZE
+    const hashPrev = this.hashPrev
+    const hashOffset = this.hashOffset
+    let ok = false
+    let offset = 0
+    for (let i = prevHead; tries > 0; tries--) {
+      if (wEnd === win[i + length]) {
+        let n = 0
+        while (n < minMatchLook && win[i + n] === win[pos + n]) n++
+        if (n > length && (n > MIN_MATCH_LENGTH || pos - i <= 4096)) {
+          length = n
+          offset = pos - i
+          ok = true
+          if (n >= nice) break
+          wEnd = win[pos + n]!
+        }
+      }
+      if (i === minIndex) break
+      i = hashPrev[i & WINDOW_MASK]! - hashOffset
+      if (i < minIndex || i < 0) break
+    }
+    this.matchLength = length
+    this.matchOffset = offset
+    return ok
+  }
+
+  private insertHash(index: number): number {
+    const w = this.window
+    const h = Math.imul((w[index + 3]! | (w[index + 2]! << 8) | (w[index + 1]! << 16) | (w[index]! << 24)), 0x1e35a7bd) >>> HASH_SHIFT
+    return h & HASH_MASK
+  }
+
+  private deflate(): void {
+    if (this.windowEnd - this.index < MIN_MATCH_LENGTH + MAX_MATCH_LENGTH && !this.sync) return
+    this.maxInsertIndex = this.windowEnd - (MIN_MATCH_LENGTH - 1)
+    const window = this.window
+    const hashHead = this.hashHead
+    const hashPrev = this.hashPrev
+    const tokens = this.tokens
+    const skipNever = this.fastSkipHashing === SKIP_NEVER
+    for (;;) {
+      const lookahead = this.windowEnd - this.index
+      if (lookahead < MIN_MATCH_LENGTH + MAX_MATCH_LENGTH) {
+        if (!this.sync) break
+        if (lookahead === 0) {
+          if (this.byteAvailable) {
+            tokens[this.ntokens++] = window[this.index - 1]!
+            this.byteAvailable = false
+          }
+          if (this.ntokens > 0) this.writeBlock(this.index)
+          break
+        }
+      }
+      if (this.index < this.maxInsertIndex) {
+        const h = this.insertHash(this.index)
+        this.chainHead = hashHead[h]!
+        hashPrev[this.index & WINDOW_MASK] = this.chainHead
+        hashHead[h] = this.index + this.hashOffset
+      }
+      const prevLength = this.length
+      const prevOffset = this.offset
+      this.length = MIN_MATCH_LENGTH - 1
+      this.offset = 0
+      const minIndex = Math.max(this.index - WINDOW_SIZE, 0)
+
+      if (this.chainHead - this.hashOffset >= minIndex &&
+        ((!skipNever && lookahead > MIN_MATCH_LENGTH - 1) ||
+          (skipNever && lookahead > prevLength && prevLength < this.lazy))) {
+        if (this.findMatch(this.index, this.chainHead - this.hashOffset, MIN_MATCH_LENGTH - 1, lookahead)) {
+          this.length = this.matchLength
+          this.offset = this.matchOffset
+        }
+      }
+      if ((!skipNever && this.length >= MIN_MATCH_LENGTH) ||
+        (skipNever && prevLength >= MIN_MATCH_LENGTH && this.length <= prevLength)) {
+        // Emit the match: the current one (greedy levels) or the previous one it did not beat (lazy).
+        tokens[this.ntokens++] = skipNever
+          ? matchToken(prevLength - BASE_MATCH_LENGTH, prevOffset - BASE_MATCH_OFFSET)
+          : matchToken(this.length - BASE_MATCH_LENGTH, this.offset - BASE_MATCH_OFFSET)
+        if (this.length <= this.fastSkipHashing) {
+          const newIndex = skipNever ? this.index + prevLength - 1 : this.index + this.length
+          let index = this.index + 1
+          for (; index < newIndex; index++) {
+            if (index < this.maxInsertIndex) {
+              const h = this.insertHash(index)
+              hashPrev[index & WINDOW_MASK] = hashHead[h]!
+              hashHead[h] = index + this.hashOffset
+            }
+          }
+          this.index = index
+          if (skipNever) {
+            this.byteAvailable = false
+            this.length = MIN_MATCH_LENGTH - 1
+          }
+        } else {
+          // Long greedy matches skip hashing their interior.
+          this.index += this.length
+        }
+        if (this.ntokens === MAX_FLATE_BLOCK_TOKENS) this.writeBlock(this.index)
+      } else {
+        if (!skipNever || this.byteAvailable) {
+          const i = skipNever ? this.index - 1 : this.index
+          tokens[this.ntokens++] = window[i]!
+          if (this.ntokens === MAX_FLATE_BLOCK_TOKENS) this.writeBlock(i + 1)
+        }
+        this.index++
+        if (skipNever) this.byteAvailable = true
+      }
+    }
+  }
+}

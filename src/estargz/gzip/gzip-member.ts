@@ -1,0 +1,63 @@
+/**
+ * One gzip member exactly as Go's gzip.NewWriterLevel(w, level) + Write + Close writes it (no
+ * name, comment or mtime; OS 255), so an eStargz layer built here has the bytes, and so the
+ * digests and CIDs, that ctr-remote and nerdctl give the same layer.
+ */
+import { crc32 } from 'node:zlib'
+import { BEST_COMPRESSION, BEST_SPEED, Deflater } from './compressor.js'
+import { GzipClosedError } from './errors.js'
+
+export class GzipMember {
+  private readonly deflater: Deflater
+  private crc = 0
+  private size = 0
+  private closed = false
+
+  /** level: -2 (Huffman only) to 9; -1 is Go's default, 6. */
+  constructor(readonly level: number) {
+    this.deflater = new Deflater(level)
+    // XFL says "best compression" or "fastest" only for exactly those levels, as Go does.
+    const xfl = level === BEST_COMPRESSION ? 2 : level === BEST_SPEED ? 4 : 0
+    const header = Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 0xff)
+    this.deflater.out.writeBytes(header, 0, header.length)
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.closed) throw new GzipClosedError()
+    if (bytes.length === 0) return
+    this.crc = crc32(bytes, this.crc)
+    this.size = (this.size + bytes.length) >>> 0
+    this.deflater.write(bytes)
+  }
+
+  /** Compressed bytes finished so far (a member streamed out piece by piece). */
+  take(): Uint8Array {
+    return this.deflater.out.take()
+  }
+
+  /** Bytes waiting in take(). */
+  get pending(): number {
+    return this.deflater.out.length
+  }
+
+  /** End the member; returns the rest of its bytes, trailer included. */
+  close(): Uint8Array {
+    if (!this.closed) {
+      this.closed = true
+      this.deflater.close()
+      const trailer = new Uint8Array(8)
+      const view = new DataView(trailer.buffer)
+      view.setUint32(0, this.crc >>> 0, true)
+      view.setUint32(4, this.size, true)
+      this.deflater.out.writeBytes(trailer, 0, 8)
+    }
+    return this.take()
+  }
+}
+
+/** `data` as one gzip member, as Go writes it at `level`. */
+export function gzipMember(data: Uint8Array, level: number): Uint8Array {
+  const m = new GzipMember(level)
+  m.write(data)
+  return m.close()
+}
