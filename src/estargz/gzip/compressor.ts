@@ -22,7 +22,6 @@ const WINDOW_MASK = WINDOW_SIZE - 1
 const MAX_FLATE_BLOCK_TOKENS = 1 << 14
 const HASH_BITS = 17
 const HASH_SIZE = 1 << HASH_BITS
-const HASH_MASK = HASH_SIZE - 1
 const MAX_HASH_OFFSET = 1 << 24
 const SKIP_NEVER = 0x7fffffff
 const HASH_SHIFT = 32 - HASH_BITS
@@ -48,6 +47,7 @@ export class Deflater {
   private readonly mode: Mode
   readonly out = new BitWriter()
   private readonly window: Uint8Array
+  private readonly view: DataView
   private windowEnd = 0
   private sync = false
   private closed = false
@@ -58,8 +58,8 @@ export class Deflater {
   private readonly nice: number
   private readonly chain: number
   private readonly fastSkipHashing: number
-  private readonly hashHead: Uint32Array
-  private readonly hashPrev: Uint32Array
+  private readonly hashHead: Int32Array
+  private readonly hashPrev: Int32Array
   private hashOffset = 1
   private index = 0
   private blockStart = 0
@@ -67,7 +67,6 @@ export class Deflater {
   private length = MIN_MATCH_LENGTH - 1
   private offset = 0
   private chainHead = -1
-  private maxInsertIndex = 0
   private readonly tokens: Int32Array
   private ntokens = 0
   // findMatch's answer, kept here rather than in a fresh object per call.
@@ -88,15 +87,17 @@ export class Deflater {
     if (this.level === NO_COMPRESSION || this.level === HUFFMAN_ONLY || this.level === BEST_SPEED) {
       this.mode = this.level === NO_COMPRESSION ? Mode.Store : this.level === HUFFMAN_ONLY ? Mode.Huffman : Mode.Fast
       this.window = new Uint8Array(MAX_STORE_BLOCK_SIZE)
-      this.hashHead = new Uint32Array(0)
-      this.hashPrev = new Uint32Array(0)
+      this.view = new DataView(this.window.buffer)
+      this.hashHead = new Int32Array(0)
+      this.hashPrev = new Int32Array(0)
       this.tokens = new Int32Array(this.mode === Mode.Fast ? MAX_STORE_BLOCK_SIZE : 0)
       this.fast = this.mode === Mode.Fast ? new DeflateFast() : undefined
     } else {
       this.mode = Mode.Chain
       this.window = new Uint8Array(2 * WINDOW_SIZE)
-      this.hashHead = new Uint32Array(HASH_SIZE)
-      this.hashPrev = new Uint32Array(WINDOW_SIZE)
+      this.view = new DataView(this.window.buffer)
+      this.hashHead = new Int32Array(HASH_SIZE)
+      this.hashPrev = new Int32Array(WINDOW_SIZE)
       this.tokens = new Int32Array(MAX_FLATE_BLOCK_TOKENS + 1)
       this.fast = undefined
     }
@@ -226,9 +227,13 @@ export class Deflater {
     const hashOffset = this.hashOffset
     let ok = false
     let offset = 0
+    const view = this.view
+    const first = win[pos]!
     for (let i = prevHead; tries > 0; tries--) {
-      if (wEnd === win[i + length]) {
+      // Only a candidate agreeing at both ends of the best match so far can beat it: check those first.
+      if (wEnd === win[i + length] && first === win[i]) {
         let n = 0
+        while (n + 4 <= minMatchLook && view.getInt32(i + n) === view.getInt32(pos + n)) n += 4
         while (n < minMatchLook && win[i + n] === win[pos + n]) n++
         if (n > length && (n > MIN_MATCH_LENGTH || pos - i <= 4096)) {
           length = n
@@ -247,88 +252,110 @@ export class Deflater {
     return ok
   }
 
-  private insertHash(index: number): number {
-    const w = this.window
-    const h = Math.imul((w[index + 3]! | (w[index + 2]! << 8) | (w[index + 1]! << 16) | (w[index]! << 24)), 0x1e35a7bd) >>> HASH_SHIFT
-    return h & HASH_MASK
-  }
-
   private deflate(): void {
-    if (this.windowEnd - this.index < MIN_MATCH_LENGTH + MAX_MATCH_LENGTH && !this.sync) return
-    this.maxInsertIndex = this.windowEnd - (MIN_MATCH_LENGTH - 1)
+    const windowEnd = this.windowEnd
+    const sync = this.sync
+    if (windowEnd - this.index < MIN_MATCH_LENGTH + MAX_MATCH_LENGTH && !sync) return
+    const maxInsertIndex = windowEnd - (MIN_MATCH_LENGTH - 1)
     const window = this.window
     const hashHead = this.hashHead
     const hashPrev = this.hashPrev
+    const hashOffset = this.hashOffset
     const tokens = this.tokens
-    const skipNever = this.fastSkipHashing === SKIP_NEVER
+    const lazy = this.lazy
+    const fastSkipHashing = this.fastSkipHashing
+    const skipNever = fastSkipHashing === SKIP_NEVER
+    // The hot state lives in locals and goes back to the fields whenever a block is written and on return.
+    let index = this.index
+    let length = this.length
+    let offset = this.offset
+    let chainHead = this.chainHead
+    let byteAvailable = this.byteAvailable
+    let ntokens = this.ntokens
     for (;;) {
-      const lookahead = this.windowEnd - this.index
+      const lookahead = windowEnd - index
       if (lookahead < MIN_MATCH_LENGTH + MAX_MATCH_LENGTH) {
-        if (!this.sync) break
+        if (!sync) break
         if (lookahead === 0) {
-          if (this.byteAvailable) {
-            tokens[this.ntokens++] = window[this.index - 1]!
-            this.byteAvailable = false
+          if (byteAvailable) {
+            tokens[ntokens++] = window[index - 1]!
+            byteAvailable = false
           }
-          if (this.ntokens > 0) this.writeBlock(this.index)
+          if (ntokens > 0) {
+            this.ntokens = ntokens
+            this.writeBlock(index)
+            ntokens = 0
+          }
           break
         }
       }
-      if (this.index < this.maxInsertIndex) {
-        const h = this.insertHash(this.index)
-        this.chainHead = hashHead[h]!
-        hashPrev[this.index & WINDOW_MASK] = this.chainHead
-        hashHead[h] = this.index + this.hashOffset
+      if (index < maxInsertIndex) {
+        const h = Math.imul(window[index + 3]! | (window[index + 2]! << 8) | (window[index + 1]! << 16) | (window[index]! << 24), 0x1e35a7bd) >>> HASH_SHIFT
+        chainHead = hashHead[h]!
+        hashPrev[index & WINDOW_MASK] = chainHead
+        hashHead[h] = index + hashOffset
       }
-      const prevLength = this.length
-      const prevOffset = this.offset
-      this.length = MIN_MATCH_LENGTH - 1
-      this.offset = 0
-      const minIndex = Math.max(this.index - WINDOW_SIZE, 0)
+      const prevLength = length
+      const prevOffset = offset
+      length = MIN_MATCH_LENGTH - 1
+      offset = 0
+      const minIndex = index - WINDOW_SIZE > 0 ? index - WINDOW_SIZE : 0
 
-      if (this.chainHead - this.hashOffset >= minIndex &&
+      if (chainHead - hashOffset >= minIndex &&
         ((!skipNever && lookahead > MIN_MATCH_LENGTH - 1) ||
-          (skipNever && lookahead > prevLength && prevLength < this.lazy))) {
-        if (this.findMatch(this.index, this.chainHead - this.hashOffset, MIN_MATCH_LENGTH - 1, lookahead)) {
-          this.length = this.matchLength
-          this.offset = this.matchOffset
+          (skipNever && lookahead > prevLength && prevLength < lazy))) {
+        if (this.findMatch(index, chainHead - hashOffset, MIN_MATCH_LENGTH - 1, lookahead)) {
+          length = this.matchLength
+          offset = this.matchOffset
         }
       }
-      if ((!skipNever && this.length >= MIN_MATCH_LENGTH) ||
-        (skipNever && prevLength >= MIN_MATCH_LENGTH && this.length <= prevLength)) {
+      if ((!skipNever && length >= MIN_MATCH_LENGTH) ||
+        (skipNever && prevLength >= MIN_MATCH_LENGTH && length <= prevLength)) {
         // Emit the match: the current one (greedy levels) or the previous one it did not beat (lazy).
-        tokens[this.ntokens++] = skipNever
+        tokens[ntokens++] = skipNever
           ? matchToken(prevLength - BASE_MATCH_LENGTH, prevOffset - BASE_MATCH_OFFSET)
-          : matchToken(this.length - BASE_MATCH_LENGTH, this.offset - BASE_MATCH_OFFSET)
-        if (this.length <= this.fastSkipHashing) {
-          const newIndex = skipNever ? this.index + prevLength - 1 : this.index + this.length
-          let index = this.index + 1
-          for (; index < newIndex; index++) {
-            if (index < this.maxInsertIndex) {
-              const h = this.insertHash(index)
+          : matchToken(length - BASE_MATCH_LENGTH, offset - BASE_MATCH_OFFSET)
+        if (length <= fastSkipHashing) {
+          const newIndex = skipNever ? index + prevLength - 1 : index + length
+          for (index++; index < newIndex; index++) {
+            if (index < maxInsertIndex) {
+              const h = Math.imul(window[index + 3]! | (window[index + 2]! << 8) | (window[index + 1]! << 16) | (window[index]! << 24), 0x1e35a7bd) >>> HASH_SHIFT
               hashPrev[index & WINDOW_MASK] = hashHead[h]!
-              hashHead[h] = index + this.hashOffset
+              hashHead[h] = index + hashOffset
             }
           }
-          this.index = index
           if (skipNever) {
-            this.byteAvailable = false
-            this.length = MIN_MATCH_LENGTH - 1
+            byteAvailable = false
+            length = MIN_MATCH_LENGTH - 1
           }
         } else {
           // Long greedy matches skip hashing their interior.
-          this.index += this.length
+          index += length
         }
-        if (this.ntokens === MAX_FLATE_BLOCK_TOKENS) this.writeBlock(this.index)
+        if (ntokens === MAX_FLATE_BLOCK_TOKENS) {
+          this.ntokens = ntokens
+          this.writeBlock(index)
+          ntokens = 0
+        }
       } else {
-        if (!skipNever || this.byteAvailable) {
-          const i = skipNever ? this.index - 1 : this.index
-          tokens[this.ntokens++] = window[i]!
-          if (this.ntokens === MAX_FLATE_BLOCK_TOKENS) this.writeBlock(i + 1)
+        if (!skipNever || byteAvailable) {
+          const i = skipNever ? index - 1 : index
+          tokens[ntokens++] = window[i]!
+          if (ntokens === MAX_FLATE_BLOCK_TOKENS) {
+            this.ntokens = ntokens
+            this.writeBlock(i + 1)
+            ntokens = 0
+          }
         }
-        this.index++
-        if (skipNever) this.byteAvailable = true
+        index++
+        if (skipNever) byteAvailable = true
       }
     }
+    this.index = index
+    this.length = length
+    this.offset = offset
+    this.chainHead = chainHead
+    this.byteAvailable = byteAvailable
+    this.ntokens = ntokens
   }
 }
