@@ -1,5 +1,6 @@
 // The gzip writer must give Go's bytes: these digests are sha256 of what Go 1.26's compress/gzip
-// writes (NewWriterLevel, one Write, Close) for the same inputs, printed by
+// writes (NewWriterLevel, one Write, Close; "+flush": Flush before Close, as estargz's Writer
+// does) for the same inputs, printed by
 // `cd test/fixtures/go-gzip && go run . digests`; the generators below mirror that program's.
 import { describe, expect, it } from 'vitest'
 import { createHash } from 'node:crypto'
@@ -63,6 +64,31 @@ const GO_DIGESTS: Record<string, string> = {
   'mixed-4.5MiB 1': '8b6f620ede560ec5d747daa2f356b95ece33a165c8729b2d953d229a07c339ed',
   'mixed-4.5MiB 6': '9ca180969f2cdf7a5723d0b99ae8ef3fd97fcb672f373b1b254e50d105056e2f',
   'mixed-4.5MiB 9': '1d5dbc80f9aea493f054c98bbc97a1abbf8d062911473e9e6396e2179a5f70b5',
+  'empty+flush -2': 'cd234122fe4b70dd43c9d67f65557616ac1900be36c9011d3232830a0c013835',
+  'empty+flush 0': 'cd234122fe4b70dd43c9d67f65557616ac1900be36c9011d3232830a0c013835',
+  'empty+flush 1': '96d7c7f01a7c3e4032933eee8609e940f3716ff3453f9101bb0d3d98b863401c',
+  'empty+flush 6': 'cd234122fe4b70dd43c9d67f65557616ac1900be36c9011d3232830a0c013835',
+  'empty+flush 9': 'd161f2291c0a719c0446b8b88433c38e356c72e012c1455e61dac9729891c082',
+  'one-byte+flush -2': '84979e943d86a41dd4488a52602770721cb7605ffa0cb0d9cd1757d92826f31b',
+  'one-byte+flush 0': '84979e943d86a41dd4488a52602770721cb7605ffa0cb0d9cd1757d92826f31b',
+  'one-byte+flush 1': '05bf4ffceac625e4657d25bc072e5824b9fe201a053fe39cd653dc19569c7700',
+  'one-byte+flush 6': 'efbe4bb80e481e4c1819b1c5a756be02b63fd638ecc32f8d28ed4e493d423c0c',
+  'one-byte+flush 9': '1859d82ee8b5a939291d65656256e8db11be8842a5b63bccab988556be85e14a',
+  'zeros-1MiB+flush -2': 'e35593bec36e7f27844745c57d2787bda70b57cc6b0fd122f5516f55e3aaea35',
+  'zeros-1MiB+flush 0': '969927c2cf1612a35b5c9adf91182558f08b0e8f6c9d3085a6ec346c944aa2a3',
+  'zeros-1MiB+flush 1': '5d09cc3626e894f0c3eb00db37d58407821b7547a6fb28a655c556bb99aadc78',
+  'zeros-1MiB+flush 6': 'b8c1fb10644d00213e68674d2498fb3d51b6df26ee926957be834ecbace915d1',
+  'zeros-1MiB+flush 9': '8e3d57371321185c8dfd7b1380f995dd24df87b7c9945f06c00e16168d9a235c',
+  'random-200KiB+flush -2': 'cc3c6c1b00e97a6bac38f1d93274ec590ed83cacf4e1138a16f882c787d5ba78',
+  'random-200KiB+flush 0': 'cc3c6c1b00e97a6bac38f1d93274ec590ed83cacf4e1138a16f882c787d5ba78',
+  'random-200KiB+flush 1': '862af78ce4ee5c202c41de48aacca3e88ae3619508efa2ab58570268617a88bd',
+  'random-200KiB+flush 6': 'd3cbd9883b842a75f7105b5dddf4f668e3e2e47c1766e286627f35c0ad9bbb74',
+  'random-200KiB+flush 9': 'd58e40851a84f243160a13f523d309f99ec4bd969e241088608a3687719c6dd6',
+  'text-300KiB+flush -2': '297595b017404cc54022175b009e8f7bd08c57180ebf66df319b43ebb751c421',
+  'text-300KiB+flush 0': 'ab08d51de66d09803e2f9a316cec26b8631c1a5e4987fb820e915df978a64521',
+  'text-300KiB+flush 1': '7f48b1bb14cc0f213bc2ba285139c80d3bd725edf6d0fd25fbd8b10b291f35ab',
+  'text-300KiB+flush 6': '2674a78654bdaf343ac9702a6bbd92b5ddc8bd76dee9b657cdc0df7e56070de3',
+  'text-300KiB+flush 9': '4716cf6a6f0c3b27267c3a25d96140e20aec80c9caec01afa821f3b5b67f7b5d',
 }
 
 function xorshift(seed: number): () => number {
@@ -134,6 +160,17 @@ describe('gzip member writer (Go compress/gzip bytes)', () => {
       for (const level of levels) {
         const out = gzipMember(data, level)
         expect(`${name} ${level} ${sha256(out)}`).toBe(`${name} ${level} ${GO_DIGESTS[`${name} ${level}`]}`)
+        expect(Buffer.compare(gunzipSync(out), data)).toBe(0)
+      }
+    })
+  }
+
+  for (const [name, make] of INPUTS.slice(0, 5)) {
+    it(`${name} flushed before close`, () => {
+      const data = make()
+      for (const level of COMMON) {
+        const out = gzipMember(data, level, true)
+        expect(`${name}+flush ${level} ${sha256(out)}`).toBe(`${name}+flush ${level} ${GO_DIGESTS[`${name}+flush ${level}`]}`)
         expect(Buffer.compare(gunzipSync(out), data)).toBe(0)
       }
     })

@@ -111,6 +111,19 @@ export class Deflater {
     }
   }
 
+  /**
+   * Compress everything buffered and byte-align the output with an empty stored block (zlib's
+   * Z_SYNC_FLUSH). Go's estargz writer flushes each member before closing it, marker included.
+   */
+  flush(): void {
+    if (this.closed) return
+    this.sync = true
+    this.step()
+    this.out.writeStoredHeader(0, false)
+    this.out.flush()
+    this.sync = false
+  }
+
   /** Compress what is buffered and end the stream with a final empty stored block. */
   close(): void {
     if (this.closed) return

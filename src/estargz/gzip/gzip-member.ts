@@ -30,6 +30,12 @@ export class GzipMember {
     this.deflater.write(bytes)
   }
 
+  /** Go's gzip.Writer.Flush: everything written so far becomes output, ending on a sync marker. */
+  flush(): void {
+    if (this.closed) throw new GzipClosedError()
+    this.deflater.flush()
+  }
+
   /** Compressed bytes finished so far (a member streamed out piece by piece). */
   take(): Uint8Array {
     return this.deflater.out.take()
@@ -55,9 +61,10 @@ export class GzipMember {
   }
 }
 
-/** `data` as one gzip member, as Go writes it at `level`. */
-export function gzipMember(data: Uint8Array, level: number): Uint8Array {
+/** `data` as one gzip member, as Go writes it at `level` (with a Flush before the Close if `flush`). */
+export function gzipMember(data: Uint8Array, level: number, flush = false): Uint8Array {
   const m = new GzipMember(level)
   m.write(data)
+  if (flush) m.flush()
   return m.close()
 }
