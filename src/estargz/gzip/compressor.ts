@@ -231,21 +231,23 @@ export class Deflater {
     const winLen = pos + minMatchLook
     let nice = winLen - pos
     if (this.nice < nice) nice = this.nice
+    const view = this.view
     let tries = this.chain
     let length = prevLength
     if (length >= this.good) tries >>= 2
-    let wEnd = win[pos + length]!
+    // The two bytes ending the best match so far: a candidate must agree there to beat it.
+    let wEnd = view.getUint16(pos + length - 1)
     const minIndex = pos - WINDOW_SIZE
     const hashPrev = this.hashPrev
     const hashOffset = this.hashOffset
     let ok = false
     let offset = 0
-    const view = this.view
-    const first = win[pos]!
+    // Beating a match of 3 or more takes at least 4 equal bytes, so the first four must agree too.
+    const first = view.getInt32(pos)
     for (let i = prevHead; tries > 0; tries--) {
       // Only a candidate agreeing at both ends of the best match so far can beat it: check those first.
-      if (wEnd === win[i + length] && first === win[i]) {
-        let n = 0
+      if (wEnd === view.getUint16(i + length - 1) && first === view.getInt32(i)) {
+        let n = 4
         while (n + 4 <= minMatchLook && view.getInt32(i + n) === view.getInt32(pos + n)) n += 4
         while (n < minMatchLook && win[i + n] === win[pos + n]) n++
         if (n > length && (n > MIN_MATCH_LENGTH || pos - i <= 4096)) {
@@ -253,7 +255,7 @@ export class Deflater {
           offset = pos - i
           ok = true
           if (n >= nice) break
-          wEnd = win[pos + n]!
+          wEnd = view.getUint16(pos + n - 1)
         }
       }
       if (i === minIndex) break
