@@ -1,7 +1,11 @@
-/** Worker-thread side of EstargzPool: converts one layer file per message. */
+/**
+ * Worker-thread side of EstargzPool (converts one layer file per message) and of GzipPool
+ * (compresses one gzip member per message): one script, so the bundle ships one worker file.
+ */
 import { parentPort } from 'node:worker_threads'
 import { convertLayerFileToEstargz, type ConvertOptions } from './convert.js'
 import { IpcrError } from '../errors.js'
+import { runGzipJob, type GzipJob } from './gzip-pool.js'
 
 export interface ConvertRequest {
   id: number
@@ -16,7 +20,12 @@ export type ConvertReply =
 
 const port = parentPort
 if (port) {
-  port.on('message', (req: ConvertRequest) => {
+  port.on('message', (req: ConvertRequest | GzipJob) => {
+    if ('gzip' in req) {
+      const { reply, transfer } = runGzipJob(req.gzip)
+      port.postMessage(reply, transfer)
+      return
+    }
     convertLayerFileToEstargz(req.inputPath, req.opts, req.tmpDir).then(
       (result) => port.postMessage({ id: req.id, ok: true, result } satisfies ConvertReply),
       (err: unknown) => {

@@ -9,7 +9,8 @@ import {
   verifyEstargz, writeEstargzFile, NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK, TOC_TAR_NAME, type Toc, type TocEntry,
 } from '../../src/estargz/index.js'
 import { goBuild, goCheck, checkerBinary } from '../estargz-check/checker.js'
-import { allKinds, tarOf, type FixtureEntry } from '../estargz-check/fixture.js'
+import { allKinds, bytes, tarOf, type FixtureEntry } from '../estargz-check/fixture.js'
+import { ustarRegularHeader } from '../../src/estargz/tar.js'
 
 let dir: string
 let fixture: FixtureEntry[]
@@ -89,6 +90,31 @@ describe('eStargz writer against the Go reference', () => {
     const plus = a.entries.filter((e) => e.name === 'd/fourplus')
     expect(plus.map((e) => [e.type, e.chunkOffset, e.chunkSize])).toEqual([['reg', undefined, 4 << 20], ['chunk', 4 << 20, undefined]])
     expect(a.entries.filter((e) => e.name === 'd/nine').length).toBe(3)
+  })
+
+  it('writes the very blob Go writes from the same tar (one part: --parallelism 1), at levels 9, 6, 1, 0 and -2', async () => {
+    // Headers as Go's tar.Writer writes them (ours are copied from the input, Go's re-encoded), so
+    // only the compressor can make the blobs differ.
+    const file = (name: string, body: Buffer) => [ustarRegularHeader(name, body.length), body, Buffer.alloc((512 - (body.length % 512)) % 512)]
+    const words = Array.from({ length: 40000 }, (_, i) => `line ${i} ${'abcdefgh'.repeat(i % 7)} ${(i * 7919) % 1000}\n`).join('')
+    const goTar = join(dir, 'go-shaped.tar')
+    await writeFile(goTar, Buffer.concat([
+      ...file('a.txt', Buffer.from(words.slice(0, 10000))),
+      ...file('empty', Buffer.alloc(0)),
+      ...file('noise.bin', bytes(300 << 10, 'noise')),
+      ...file('big.txt', Buffer.from(words.repeat(3)).subarray(0, (2 << 20) + 12345)),
+      Buffer.alloc(1024),
+    ]))
+    for (const level of [9, 6, 1, 0, -2]) {
+      const ours = join(dir, `ours-bytes${level}.esgz`)
+      const theirs = join(dir, `go-bytes${level}.esgz`)
+      const r = await writeEstargzFile({ tarFile: goTar }, ours, { level, chunkSize: 1 << 20 })
+      const g = await goBuild(goTar, theirs, { parallelism: 1, level, chunkSize: 1 << 20 })
+      expect({ level, diffId: r.diffId, digest: r.digest, tocDigest: r.tocDigest }).toEqual({ level, diffId: g.diffId, digest: g.digest, tocDigest: g.tocDigest })
+    }
+    // The zlib compressor's blob is still one Go reads and verifies; only its bytes are zlib's.
+    const z = await writeEstargzFile({ tarFile: tarPath }, join(dir, 'ours-zlib.esgz'), { compressor: 'zlib' })
+    expect(await goCheck(join(dir, 'ours-zlib.esgz'), tarPath, { tocDigest: z.tocDigest, diffId: z.diffId })).toMatchObject({ ok: true })
   })
 
   it('writes TOC JSON byte-identical to Go json.MarshalIndent (re-marshalled Go TOC)', async () => {
