@@ -233,6 +233,11 @@ export class MemberWriter {
     return this.count++
   }
 
+  /** End the current member without a flush; the next write starts a new one. */
+  endMember(): void {
+    this.endCurrent(false)
+  }
+
   /** Append uncompressed bytes to the current member (starting one when none is open). */
   async write(bytes: Uint8Array): Promise<void> {
     if (!this.current) await this.next()

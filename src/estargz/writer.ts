@@ -17,7 +17,7 @@ import type { Digest } from '../oci/digest.js'
 import { DEFAULT_CHUNK_SIZE, DEFAULT_COMPRESSION_LEVEL, LANDMARK_CONTENTS, TOC_TAR_NAME } from './constants.js'
 import { footerBytes } from './footer.js'
 import { MemberWriter, type GzipCompressor } from './members.js'
-import { isLandmark, orderEntries } from './order.js'
+import { isLandmark, orderEntries, type Ordered } from './order.js'
 import { indexTarFile, spoolLayer, type SpooledTar, type SpoolLimits } from './spool.js'
 import { BLOCK, paddingFor, ustarRegularHeader, type TarEntry } from './tar.js'
 import { marshalToc, type TocEntry } from './toc.js'
@@ -37,6 +37,14 @@ export interface EstargzOptions {
   compressor?: GzipCompressor
   /** Worker threads compressing members with the 'go' compressor; default `concurrency`, 0 for this thread. */
   gzipWorkers?: number
+  /**
+   * Go's estargz.Build cuts the entries into this many parts by payload size and writes each part
+   * with its own Writer, which starts a fresh gzip member at every part: the blob's bytes depend on
+   * it. Go takes GOMAXPROCS (the core count) unless told otherwise (WithParallelism), so the
+   * default here is the core count too, which gives ctr-remote's bytes on the same machine; 1 gives
+   * the same bytes on every machine.
+   */
+  parts?: number
   /** Paths to put first (absolute or relative to `/`), followed by `.prefetch.landmark`. */
   prioritizedFiles?: readonly string[]
   /** Record prioritized files the layer lacks in `missedPrioritized` instead of failing. */
@@ -156,6 +164,25 @@ function formatModtime(e: TarEntry): string | undefined {
   return new Date(e.mtimeRounded * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z')
 }
 
+/** Indexes of the entries that begin a new part, cut as Go's divideEntries cuts them. */
+function partStartsOf(entries: readonly Ordered[], parts: number): Set<number> {
+  const size = (e: Ordered) => (isLandmark(e) ? 1 : e.size)
+  let total = 0
+  for (const e of entries) total += size(e)
+  const unit = Math.floor(total / parts)
+  const starts = new Set<number>()
+  let nextEnd = unit
+  let offset = 0
+  for (let i = 0; i < entries.length; i++) {
+    offset += size(entries[i]!)
+    if (offset > nextEnd) {
+      starts.add(i + 1)
+      nextEnd += unit
+    }
+  }
+  return starts
+}
+
 async function writeFromSpool(spool: SpooledTar, sink: BlobSink, opts: EstargzOptions): Promise<EstargzResult> {
   const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE
   const level = opts.level ?? DEFAULT_COMPRESSION_LEVEL
@@ -166,6 +193,9 @@ async function writeFromSpool(spool: SpooledTar, sink: BlobSink, opts: EstargzOp
   const concurrency = Math.max(1, opts.concurrency ?? Math.min(availableParallelism(), 4))
   const gzipWorkers = Math.max(0, opts.gzipWorkers ?? concurrency)
   const { entries, missed } = orderEntries(spool.entries, opts.prioritizedFiles, opts.allowMissingPrioritized)
+  const parts = opts.parts ?? availableParallelism()
+  if (!Number.isSafeInteger(parts) || parts < 1) throw new RangeError(`parts must be a positive integer, not ${parts}`)
+  const partStarts = partStartsOf(entries, parts)
 
   const blobHash = createHash('sha256')
   let compressedSize = 0
@@ -200,8 +230,16 @@ async function writeFromSpool(spool: SpooledTar, sink: BlobSink, opts: EstargzOp
 
   try {
     await members.next()
-    for (const item of entries) {
+    for (let i = 0; i < entries.length; i++) {
+      const item = entries[i]!
       opts.signal?.throwIfAborted()
+      // Go's next part is another Writer: its last member closed (unflushed), the next one fresh,
+      // and user and group names written out again.
+      if (partStarts.has(i)) {
+        members.endMember()
+        lastUser.clear()
+        lastGroup.clear()
+      }
       if (isLandmark(item)) {
         await emit(ustarRegularHeader(item.landmark, 1))
         const payload = Buffer.alloc(BLOCK)

@@ -74,7 +74,7 @@ describe('eStargz writer against the Go reference', () => {
   it('gives the same TOC as Go (offsets aside) and the same tar stream layout', async () => {
     const ours = join(dir, 'ours-cmp.esgz')
     const theirs = join(dir, 'go-cmp.esgz')
-    await writeEstargzFile({ tarFile: tarPath }, ours)
+    await writeEstargzFile({ tarFile: tarPath }, ours, { parts: 1 }) // Go in one part, below
     await goBuild(tarPath, theirs, { parallelism: 1 })
     const a = tocOf(await readFile(ours)).toc
     const b = tocOf(await readFile(theirs)).toc
@@ -92,10 +92,20 @@ describe('eStargz writer against the Go reference', () => {
     expect(a.entries.filter((e) => e.name === 'd/nine').length).toBe(3)
   })
 
-  it('writes the very blob Go writes from the same tar (one part: --parallelism 1), at levels 9, 6, 1, 0 and -2', async () => {
+  it('writes the very blob Go writes from the same tar, at levels 9, 6, 1, 0 and -2, in 1, 2, 3 and 7 parts', async () => {
     // Headers as Go's tar.Writer writes them (ours are copied from the input, Go's re-encoded), so
     // only the compressor can make the blobs differ.
-    const file = (name: string, body: Buffer) => [ustarRegularHeader(name, body.length), body, Buffer.alloc((512 - (body.length % 512)) % 512)]
+    const owned = (h: Buffer, user: string) => {
+      // Owner names, which Go's Writer writes into the TOC once per run of equal ones and per part.
+      h.write(user, 265, 'latin1')
+      h.write(user, 297, 'latin1')
+      h.fill(0x20, 148, 156)
+      let sum = 0
+      for (const c of h) sum += c
+      h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1')
+      return h
+    }
+    const file = (name: string, body: Buffer, user = 'root') => [owned(ustarRegularHeader(name, body.length), user), body, Buffer.alloc((512 - (body.length % 512)) % 512)]
     const words = Array.from({ length: 40000 }, (_, i) => `line ${i} ${'abcdefgh'.repeat(i % 7)} ${(i * 7919) % 1000}\n`).join('')
     const goTar = join(dir, 'go-shaped.tar')
     await writeFile(goTar, Buffer.concat([
@@ -103,14 +113,23 @@ describe('eStargz writer against the Go reference', () => {
       ...file('empty', Buffer.alloc(0)),
       ...file('noise.bin', bytes(300 << 10, 'noise')),
       ...file('big.txt', Buffer.from(words.repeat(3)).subarray(0, (2 << 20) + 12345)),
+      ...file('after.txt', Buffer.from(words.slice(0, 70000))),
+      ...file('other.txt', Buffer.from(words.slice(5000, 9000)), 'daemon'),
+      ...file('last.txt', Buffer.from(words.slice(7000, 90000))),
       Buffer.alloc(1024),
     ]))
     for (const level of [9, 6, 1, 0, -2]) {
       const ours = join(dir, `ours-bytes${level}.esgz`)
       const theirs = join(dir, `go-bytes${level}.esgz`)
-      const r = await writeEstargzFile({ tarFile: goTar }, ours, { level, chunkSize: 1 << 20 })
+      const r = await writeEstargzFile({ tarFile: goTar }, ours, { level, chunkSize: 1 << 20, parts: 1 })
       const g = await goBuild(goTar, theirs, { parallelism: 1, level, chunkSize: 1 << 20 })
       expect({ level, diffId: r.diffId, digest: r.digest, tocDigest: r.tocDigest }).toEqual({ level, diffId: g.diffId, digest: g.digest, tocDigest: g.tocDigest })
+    }
+    // Go cuts the layer into one part per core, each starting a gzip member of its own.
+    for (const parts of [2, 3, 7]) {
+      const r = await writeEstargzFile({ tarFile: goTar }, join(dir, `ours-parts${parts}.esgz`), { chunkSize: 1 << 20, parts })
+      const g = await goBuild(goTar, join(dir, `go-parts${parts}.esgz`), { parallelism: parts, chunkSize: 1 << 20 })
+      expect({ parts, digest: r.digest, tocDigest: r.tocDigest }).toEqual({ parts, digest: g.digest, tocDigest: g.tocDigest })
     }
     // The zlib compressor's blob is still one Go reads and verifies; only its bytes are zlib's.
     const z = await writeEstargzFile({ tarFile: tarPath }, join(dir, 'ours-zlib.esgz'), { compressor: 'zlib' })
@@ -129,7 +148,7 @@ describe('eStargz writer against the Go reference', () => {
     const prioritized = ['/d/nine', 'd/hard', './dev/null']
     const ours = join(dir, 'ours-prio.esgz')
     const theirs = join(dir, 'go-prio.esgz')
-    const r = await writeEstargzFile({ tarFile: tarPath }, ours, { prioritizedFiles: prioritized })
+    const r = await writeEstargzFile({ tarFile: tarPath }, ours, { prioritizedFiles: prioritized, parts: 1 })
     await goBuild(tarPath, theirs, { parallelism: 1, prioritized })
     const a = tocOf(await readFile(ours)).toc.entries.filter((e) => e.type !== 'chunk').map((e) => e.name)
     const b = tocOf(await readFile(theirs)).toc.entries.filter((e) => e.type !== 'chunk').map((e) => e.name)
