@@ -8,7 +8,9 @@ import { parseRecordFile } from '../estargz/record.js'
 export function addEstargzOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--estargz-chunk-size <bytes>', 'largest chunk of a file per gzip member (default 4 MiB)'))
-    .addOption(new Option('--estargz-compression-level <level>', 'gzip level 1-9 (default 9, as the Go tools)'))
+    .addOption(new Option('--estargz-compression-level <level>', 'gzip level 0-9 (default 9, as the Go tools)'))
+    .addOption(new Option('--estargz-compressor <name>', "gzip encoder: 'go' writes the bytes Go's compress/gzip writes, so blobs and CIDs equal ctr-remote's and nerdctl's; 'zlib' is Node's zlib, about twice as fast, but the CIDs will then differ from the Go tools'").choices(['go', 'zlib']).default('go'))
+    .addOption(new Option('--estargz-parallelism <n>', "parts the layer is cut into, each starting new gzip members, as Go's estargz.Build does with one part per core (default: this machine's core count, as ctr-remote here; 1 gives the same bytes on every machine)"))
     .addOption(new Option('--estargz-record-in <file>', 'files to prioritise for prefetch: a record file as ctr-remote optimize --record-out writes ({"path": ...} per line), or one path per line'))
 }
 
@@ -25,6 +27,9 @@ export async function estargzOptionsFrom(opts: Record<string, unknown>): Promise
   const level = intFlag(opts.estargzCompressionLevel, '--estargz-compression-level', 0, 9)
   if (chunkSize !== undefined) out.chunkSize = chunkSize
   if (level !== undefined) out.level = level
+  if (opts.estargzCompressor === 'zlib' || opts.estargzCompressor === 'go') out.compressor = opts.estargzCompressor
+  const parts = intFlag(opts.estargzParallelism, '--estargz-parallelism', 1, 1024)
+  if (parts !== undefined) out.parts = parts
   if (typeof opts.estargzRecordIn === 'string') {
     const file = opts.estargzRecordIn
     const text = await readFile(file, 'utf8').catch(() => { throw new UsageError(`cannot read --estargz-record-in file ${file}`) })

@@ -14,7 +14,7 @@ import { once } from 'node:events'
 import { promisify } from 'node:util'
 import { createGzip, gzip, type Gzip } from 'node:zlib'
 import { GzipMember } from './gzip/index.js'
-import { gzipPool } from './gzip-pool.js'
+import { memberCompressor } from './gzip-pool.js'
 
 export type GzipCompressor = 'go' | 'zlib'
 
@@ -172,7 +172,7 @@ class GoMember extends Gathered implements Member {
       }
       return
     }
-    gzipPool(this.workers).compress(this.joined(), this.level, flushed).then((out) => {
+    memberCompressor(this.workers).compress(this.joined(), this.level, flushed).then((out) => {
       this.take(out)
       this.settle.resolve()
     }, this.settle.reject)

@@ -3,7 +3,7 @@
  * Layers are handed over as files (gzip or plain tar), results come back as ConvertedLayer.
  */
 import { availableParallelism } from 'node:os'
-import { Worker } from 'node:worker_threads'
+import { MessageChannel, Worker } from 'node:worker_threads'
 import { IntegrityError, IpcrError, UsageError } from '../errors.js'
 import type { ConvertedLayer, ConvertOptions } from './convert.js'
 import {
@@ -11,10 +11,13 @@ import {
   TocDigestMismatchError, TruncatedBlobError, UnsupportedTarEntryError,
 } from './errors.js'
 import type { ConvertReply, ConvertRequest } from './worker.js'
+import { GzipPool, serveGzipPort, type GzipWorkerData } from './gzip-pool.js'
 
 export interface EstargzPoolOptions {
   /** Worker threads; default the number of cores. */
   size?: number
+  /** Threads compressing gzip members for all layers together; default the number of cores. */
+  gzipWorkers?: number
   /** The compiled worker module; default `worker.js` beside this module. */
   workerUrl?: URL
 }
@@ -43,10 +46,12 @@ export class EstargzPool {
   private readonly queue: Job[] = []
   private nextId = 1
   private closed = false
+  private readonly gzip: GzipPool
 
   constructor(opts: EstargzPoolOptions = {}) {
     this.size = Math.max(1, opts.size ?? availableParallelism())
     this.workerUrl = opts.workerUrl ?? new URL('./worker.js', import.meta.url)
+    this.gzip = new GzipPool(Math.max(1, opts.gzipWorkers ?? availableParallelism()), this.workerUrl)
   }
 
   /** Convert the layer blob at `inputPath`; the result's `path` is a new file in tmpDir. */
@@ -66,6 +71,7 @@ export class EstargzPool {
     this.closed = true
     for (const job of this.queue.splice(0)) job.reject(new Error('EstargzPool closed'))
     await Promise.all(this.slots.splice(0).map((s) => s.worker.terminate()))
+    await this.gzip.close()
   }
 
   private pump(): void {
@@ -82,7 +88,10 @@ export class EstargzPool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(this.workerUrl)
+    const { port1, port2 } = new MessageChannel()
+    serveGzipPort(port1, this.gzip)
+    const data: GzipWorkerData = { gzipPort: port2 }
+    const worker = new Worker(this.workerUrl, { workerData: data, transferList: [port2] })
     const slot: Slot = { worker, job: undefined }
     worker.unref()
     worker.on('message', (reply: ConvertReply) => {
