@@ -35,7 +35,7 @@ export interface EstargzOptions {
    * fast per core, but its bytes (so the digests and CIDs) differ from the Go tools'.
    */
   compressor?: GzipCompressor
-  /** Worker threads compressing members with the 'go' compressor; default `concurrency`, 0 for this thread. */
+  /** Worker threads compressing members with the 'go' compressor; default the core count (at most 4), 0 for this thread. */
   gzipWorkers?: number
   /**
    * Go's estargz.Build cuts the entries into this many parts by payload size and writes each part
@@ -49,7 +49,7 @@ export interface EstargzOptions {
   prioritizedFiles?: readonly string[]
   /** Record prioritized files the layer lacks in `missedPrioritized` instead of failing. */
   allowMissingPrioritized?: boolean
-  /** gzip members compressed at once; default the core count, at most 4. */
+  /** gzip members open at once; default the core count (at most 4), twice that with the 'go' compressor. */
   concurrency?: number
   /** Where the spool of a streamed layer goes; default os.tmpdir(). */
   tmpDir?: string
@@ -190,8 +190,12 @@ async function writeFromSpool(spool: SpooledTar, sink: BlobSink, opts: EstargzOp
   const compressor = opts.compressor ?? 'go'
   const minLevel = compressor === 'go' ? -2 : -1
   if (!Number.isInteger(level) || level < minLevel || level > 9) throw new RangeError(`gzip level must be ${minLevel} to 9, not ${level}`)
-  const concurrency = Math.max(1, opts.concurrency ?? Math.min(availableParallelism(), 4))
-  const gzipWorkers = Math.max(0, opts.gzipWorkers ?? concurrency)
+  const cores = Math.min(availableParallelism(), 4)
+  // Members leave in order, so one slow member holds up the ones behind it: with the Go encoder on
+  // a few workers, two open members per worker keep them busier (a 175 MB layer at level 9: 18.5 s
+  // with one, 16.1 s with two; three cost more memory for little more).
+  const concurrency = Math.max(1, opts.concurrency ?? (compressor === 'go' ? 2 * cores : cores))
+  const gzipWorkers = Math.max(0, opts.gzipWorkers ?? cores)
   const { entries, missed } = orderEntries(spool.entries, opts.prioritizedFiles, opts.allowMissingPrioritized)
   const parts = opts.parts ?? availableParallelism()
   if (!Number.isSafeInteger(parts) || parts < 1) throw new RangeError(`parts must be a positive integer, not ${parts}`)
