@@ -66,6 +66,13 @@ export class BitWriter {
     return this.pos
   }
 
+  /** Back to an empty stream, keeping the buffer. */
+  reset(): void {
+    this.pos = 0
+    this.bits = 0
+    this.nbits = 0
+  }
+
   /** The finished bytes so far (a fresh copy); the buffer is reused. */
   take(): Uint8Array {
     const out = this.buf.slice(0, this.pos)

@@ -103,6 +103,29 @@ export class Deflater {
     }
   }
 
+  /**
+   * Start a new stream at the same level, as a new Deflater would (Go's Writer.Reset): the large
+   * tables are cleared in place rather than allocated again for every gzip member. Old window
+   * bytes may stay: nothing reaches them once the hash chains are empty.
+   */
+  reset(): void {
+    this.out.reset()
+    this.windowEnd = 0
+    this.sync = false
+    this.closed = false
+    this.hashHead.fill(0)
+    this.hashPrev.fill(0)
+    this.hashOffset = 1
+    this.index = 0
+    this.blockStart = 0
+    this.byteAvailable = false
+    this.length = MIN_MATCH_LENGTH - 1
+    this.offset = 0
+    this.chainHead = -1
+    this.ntokens = 0
+    this.fast?.clear()
+  }
+
   write(b: Uint8Array): void {
     let p = 0
     while (p < b.length) {

@@ -132,6 +132,14 @@ export class DeflateFast {
     return rest + len
   }
 
+  /** As new: an empty table and the starting base. */
+  clear(): void {
+    this.tableVal.fill(0)
+    this.tableOff.fill(0)
+    this.prevLen = 0
+    this.cur = MAX_STORE_BLOCK_SIZE
+  }
+
   /** Forget history: every table entry becomes too far away to match. */
   reset(): void {
     this.prevLen = 0

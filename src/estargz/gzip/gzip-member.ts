@@ -13,13 +13,18 @@ export class GzipMember {
   private size = 0
   private closed = false
 
-  /** level: -2 (Huffman only) to 9; -1 is Go's default, 6. */
-  constructor(readonly level: number) {
-    this.deflater = new Deflater(level)
+  /** level: -2 (Huffman only) to 9; -1 is Go's default, 6. `deflater`: a reset one of that level to reuse. */
+  constructor(readonly level: number, deflater?: Deflater) {
+    this.deflater = deflater ?? new Deflater(level)
     // XFL says "best compression" or "fastest" only for exactly those levels, as Go does.
     const xfl = level === BEST_COMPRESSION ? 2 : level === BEST_SPEED ? 4 : 0
     const header = Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 0xff)
     this.deflater.out.writeBytes(header, 0, header.length)
+  }
+
+  /** The Deflater, for gzipMember to reset and reuse once this member is closed. */
+  get deflaterForReuse(): Deflater {
+    return this.deflater
   }
 
   write(bytes: Uint8Array): void {
@@ -61,10 +66,19 @@ export class GzipMember {
   }
 }
 
+// One idle Deflater per level, so that whole members compressed one after another (a gzip
+// worker's life) reuse their ~1 MB of tables instead of allocating and faulting them in anew.
+const idle = new Map<number, Deflater>()
+
 /** `data` as one gzip member, as Go writes it at `level` (with a Flush before the Close if `flush`). */
 export function gzipMember(data: Uint8Array, level: number, flush = false): Uint8Array {
-  const m = new GzipMember(level)
+  const cached = idle.get(level)
+  idle.delete(level)
+  cached?.reset()
+  const m = new GzipMember(level, cached)
   m.write(data)
   if (flush) m.flush()
-  return m.close()
+  const out = m.close()
+  idle.set(level, m.deflaterForReuse)
+  return out
 }
