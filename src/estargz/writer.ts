@@ -16,6 +16,7 @@ import { gzipMember } from './gzip/index.js'
 import type { Digest } from '../oci/digest.js'
 import { DEFAULT_CHUNK_SIZE, DEFAULT_COMPRESSION_LEVEL, LANDMARK_CONTENTS, TOC_TAR_NAME } from './constants.js'
 import { footerBytes } from './footer.js'
+import { estargzParts } from './writer-id.js'
 import { MemberWriter, type GzipCompressor } from './members.js'
 import { isLandmark, orderEntries, type Ordered } from './order.js'
 import { indexTarFile, spoolLayer, type SpooledTar, type SpoolLimits } from './spool.js'
@@ -197,7 +198,7 @@ async function writeFromSpool(spool: SpooledTar, sink: BlobSink, opts: EstargzOp
   const concurrency = Math.max(1, opts.concurrency ?? (compressor === 'go' ? 2 * cores : cores))
   const gzipWorkers = Math.max(0, opts.gzipWorkers ?? cores)
   const { entries, missed } = orderEntries(spool.entries, opts.prioritizedFiles, opts.allowMissingPrioritized)
-  const parts = opts.parts ?? availableParallelism()
+  const parts = estargzParts(opts)
   if (!Number.isSafeInteger(parts) || parts < 1) throw new RangeError(`parts must be a positive integer, not ${parts}`)
   const partStarts = partStartsOf(entries, parts)
 

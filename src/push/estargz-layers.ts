@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { IpcrError, withContext } from '../errors.js'
 import { DEFAULT_CHUNK_SIZE, DEFAULT_COMPRESSION_LEVEL, type EstargzPool, type ConvertOptions } from '../estargz/index.js'
-import { ESTARGZ_WRITER_VERSION, estargzCompressorId } from '../estargz/writer-id.js'
+import { ESTARGZ_WRITER_VERSION, estargzCompressorId, estargzParts } from '../estargz/writer-id.js'
 import type { Conversion } from '../oci/conversion-memo.js'
 import type { Descriptor } from '../oci/descriptor.js'
 import { verifyStream } from '../oci/digest.js'
@@ -41,6 +41,7 @@ export function estargzConversion(options: ConvertOptions): Conversion {
       prioritized: prioritized.length === 0 ? 'none' : `sha256:${createHash('sha256').update(JSON.stringify(prioritized)).digest('hex')}`,
       writer: ESTARGZ_WRITER_VERSION,
       compressor: estargzCompressorId(options),
+      parts: String(estargzParts(options)),
     },
   }
 }

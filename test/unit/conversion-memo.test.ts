@@ -1,6 +1,7 @@
 // Issue 18, Build 3: the conversion memo names the source and the settings it was made from, and
 // is checked on reuse, so a label stargz-snapshotter's converter copied onto its own output is
 // never taken for a conversion of that output.
+import { availableParallelism } from 'node:os'
 import { describe, expect, it } from 'vitest'
 import type { ContainerdClient } from '../../src/containerd/client.js'
 import type { ContentInfo } from '../../src/containerd/content-rpc.js'
@@ -84,9 +85,9 @@ describe('the eStargz conversion settings', () => {
   it('spell out the defaults, so a default flag and no flag share a memo', () => {
     expect(estargzConversion({})).toEqual({
       kind: 'estargz',
-      settings: { 'chunk-size': '4194304', level: '9', prioritized: 'none', writer: '1', compressor: estargzCompressorId({}) },
+      settings: { 'chunk-size': '4194304', level: '9', prioritized: 'none', writer: '2', compressor: 'go-flate-go1.26', parts: String(availableParallelism()) },
     })
-    expect(estargzConversion({ level: 9, chunkSize: 4 << 20, prioritizedFiles: [] })).toEqual(estargzConversion({}))
+    expect(estargzConversion({ level: 9, chunkSize: 4 << 20, prioritizedFiles: [], compressor: 'go', parts: availableParallelism() })).toEqual(estargzConversion({}))
   })
 
   it('name the prioritized files by the digest of their list, in order', () => {
@@ -98,8 +99,10 @@ describe('the eStargz conversion settings', () => {
     expect(estargzConversion({ prioritizedFiles: ['/bin/sh'], allowMissingPrioritized: true })).toEqual(estargzConversion({ prioritizedFiles: ['/bin/sh'] }))
   })
 
-  it('name the gzip encoder with its version (Node\'s zlib may change between releases)', () => {
-    expect(estargzConversion({}).settings.compressor).toBe(`node-zlib-${process.versions.zlib}`)
+  it('name the gzip encoder with its version (Node\'s zlib may change between releases), and the parts the layer is cut into', () => {
+    expect(estargzConversion({ compressor: 'zlib' }).settings.compressor).toBe(`node-zlib-${process.versions.zlib}`)
+    expect(estargzConversion({ compressor: 'go' }).settings.compressor).toBe(estargzCompressorId({}))
+    expect(estargzConversion({ parts: 1 }).settings.parts).toBe('1')
   })
 
   it('make a memo line a containerd label can hold', () => {
