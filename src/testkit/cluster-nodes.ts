@@ -89,8 +89,10 @@ export async function until<T>(what: string, timeoutMs: number, check: () => Pro
 }
 
 /**
- * Wait until the cluster peer on `via` sees `count` peers answering and holds a free-space metric
- * from each: pins are allocated by those metrics, so until then it sees fewer candidates.
+ * Wait until the cluster peer on `via` sees `count` peers answering and holds every metric it
+ * knows of (ping, free space, tags, pin queue) from each. Pins are allocated by those metrics, and
+ * a peer that misses another's pings never raises the alert that re-pins its copies: a re-pin is
+ * tried once, by the live peer closest to the CID, and fails if that peer sees too few candidates.
  * Resolves to the seconds each wait took.
  */
 export async function clusterConverged(via: ClusterNode, count: number, timeoutMs = 60_000): Promise<{ peers: number; metrics: number }> {
@@ -99,9 +101,13 @@ export async function clusterConverged(via: ClusterNode, count: number, timeoutM
     const n = text.split('\n').filter((l) => l.trim() !== '').filter((l) => ((JSON.parse(l) as { error?: string }).error ?? '') === '').length
     return n === count ? n : undefined
   })
-  const metrics = await until(`${via.name} knows every peer's free space`, timeoutMs, async () => {
-    const list = await (await fetch(`${clusterApi(via)}/monitor/metrics/freespace`)).json() as unknown[]
-    return list.length === count ? list.length : undefined
+  const metrics = await until(`${via.name} holds every metric of ${count} peers`, timeoutMs, async () => {
+    const names = await (await fetch(`${clusterApi(via)}/monitor/metrics`)).json() as string[]
+    for (const name of new Set(['ping', 'freespace', ...names])) {
+      const list = await (await fetch(`${clusterApi(via)}/monitor/metrics/${encodeURIComponent(name)}`)).json() as unknown[]
+      if (list.length !== count) return undefined
+    }
+    return names.length
   })
   return { peers: peers.seconds, metrics: metrics.seconds }
 }
