@@ -7,6 +7,7 @@
  * Payload bytes are never held: the scanner only sees them go by.
  */
 import { InvalidLayerError, UnsupportedTarEntryError } from './errors.js'
+import { FORMAT_GNU, FORMAT_PAX, FORMAT_USTAR, goWriteHeader, type GoHeader, type GoTime } from './go-tar-header.js'
 
 export const BLOCK = 512
 
@@ -36,6 +37,8 @@ export interface TarEntry {
   headerStart: number
   /** Offset of its payload (just past its last header block). */
   dataStart: number
+  /** The tar.Header Go's Reader returns for the entry: what the writer re-encodes, as Go's does. */
+  go: GoHeader
 }
 
 const TYPES: Record<string, TocType> = {
@@ -130,9 +133,14 @@ function parsePaxTime(v: string, at: number): [number, number] {
 
 interface Pending {
   headerStart: number
+  /** Go's running format guess over the entry's blocks (Reader.next). */
+  format: number
   pax?: Map<string, Buffer>
   longName?: string
   longLink?: string
+  /** The same as Go strings (bytes as latin1). */
+  longNameRaw?: string
+  longLinkRaw?: string
 }
 
 /**
@@ -226,9 +234,12 @@ export class TarScanner {
     const gnu = magic === 'ustar  \x00'
     const flag = String.fromCharCode(b[156] ?? 0)
     const size = parseNumeric(b.subarray(124, 136), 'size', at)
-    const pending: Pending = this.pending ?? { headerStart: at }
+    const pending: Pending = this.pending ?? { headerStart: at, format: FORMAT_USTAR | FORMAT_PAX | FORMAT_GNU }
+    const blk = goBlockFormat(b)
+    pending.format &= blk.format
 
     if (flag === 'x' || flag === 'L' || flag === 'K') {
+      pending.format &= flag === 'x' ? FORMAT_PAX : FORMAT_GNU
       this.pending = pending
       this.meta = { type: flag, size, parts: [], got: 0, at }
       if (size > 16 << 20) throw new InvalidLayerError(`tar metadata header at offset ${at} is implausibly large (${size} bytes)`)
@@ -259,6 +270,7 @@ export class TarScanner {
       xattrs: undefined,
       headerStart: pending.headerStart,
       dataStart: at + BLOCK,
+      go: goHeaderOf(b, blk, size, pending, at),
     }
     e.mtime = e.mtimeRounded = parseNumeric(b.subarray(136, 148), 'mtime', at)
     for (const [k, raw] of pending.pax ?? []) {
@@ -301,8 +313,8 @@ export class TarScanner {
     const data = Buffer.concat(m.parts)
     const p = this.pending!
     if (m.type === 'x') p.pax = parsePax(data, m.at)
-    else if (m.type === 'L') p.longName = parseString(data)
-    else p.longLink = parseString(data)
+    else if (m.type === 'L') [p.longName, p.longNameRaw] = [parseString(data), parseBytes(data)]
+    else [p.longLink, p.longLinkRaw] = [parseString(data), parseBytes(data)]
     this.meta = undefined
     this.state = 'header'
     const pad = (BLOCK - (m.size % BLOCK)) % BLOCK
@@ -319,6 +331,139 @@ export class TarScanner {
       this.state = 'skip'
     }
   }
+}
+
+/** A NUL-terminated field as a Go string: its bytes, as latin1. */
+function parseBytes(b: Uint8Array): string {
+  const nul = b.indexOf(0)
+  return Buffer.from(b.buffer, b.byteOffset, nul < 0 ? b.length : nul).toString('latin1')
+}
+
+interface BlockFormat {
+  /** What block.getFormat says (V7, USTAR|PAX, GNU or STAR), before readHeader's checks. */
+  magic: 'v7' | 'ustar' | 'gnu' | 'star'
+  /** hdr.Format as readHeader sets it for this block. */
+  format: number
+}
+
+/**
+ * block.getFormat and readHeader's format guess: a USTAR block is USTAR-or-PAX only when it is
+ * all ASCII and its numeric fields end in NUL (Go's own layout), otherwise its format is unknown
+ * (0), which makes the Writer choose the format afresh (the testkit's `000755 \0` fields land here).
+ */
+function goBlockFormat(b: Buffer): BlockFormat {
+  const magic = b.toString('latin1', 257, 263)
+  const version = b.toString('latin1', 263, 265)
+  if (magic === 'ustar\0' && b.toString('latin1', 508, 512) === 'tar\0') return { magic: 'star', format: 0 }
+  if (magic === 'ustar\0') {
+    const ascii = b.every((c) => c < 0x80)
+    const nulEnded = [135, 107, 115, 123, 147, 336, 344].every((i) => b[i] === 0)
+    return { magic: 'ustar', format: ascii && nulEnded ? FORMAT_USTAR | FORMAT_PAX : 0 }
+  }
+  if (magic === 'ustar ' && version === ' \0') return { magic: 'gnu', format: FORMAT_GNU }
+  return { magic: 'v7', format: 0 }
+}
+
+/** GNU atime/ctime, read only when the field's first byte is not NUL; undefined when it does not parse. */
+function gnuTime(b: Buffer, at: number): GoTime | undefined | null {
+  if (b[at] === 0) return undefined
+  try {
+    return { sec: parseNumeric(b.subarray(at, at + 12), 'time', 0), nsec: 0 }
+  } catch {
+    return null
+  }
+}
+
+/** Go's parsePAXTime: seconds and up to nine digits of fraction, negative times counted down. */
+function goPaxTime(v: string, at: number): GoTime {
+  const m = /^([-+]?\d+)(?:\.(\d*))?$/.exec(v)
+  if (!m) throw new InvalidLayerError(`bad PAX time ${JSON.stringify(v)} at offset ${at}`)
+  const sec = Number(m[1])
+  const nsec = Number(((m[2] ?? '') + '000000000').slice(0, 9))
+  if (m[1]!.startsWith('-') && nsec !== 0) return { sec: sec - 1, nsec: 1e9 - nsec }
+  return { sec, nsec }
+}
+
+/** Reader.readHeader + mergePAX + the long names: the Header Go's Reader.Next returns. */
+function goHeaderOf(b: Buffer, blk: BlockFormat, size: number, p: Pending, at: number): GoHeader {
+  const num = (from: number, to: number, what: string): number => parseNumeric(b.subarray(from, to), what, at)
+  const h: GoHeader = {
+    typeflag: b[156] ?? 0,
+    name: parseBytes(b.subarray(0, 100)),
+    linkname: parseBytes(b.subarray(157, 257)),
+    size,
+    mode: num(100, 108, 'mode'),
+    uid: num(108, 116, 'uid'),
+    gid: num(116, 124, 'gid'),
+    uname: '',
+    gname: '',
+    modTime: { sec: num(136, 148, 'mtime'), nsec: 0 },
+    accessTime: undefined,
+    changeTime: undefined,
+    devmajor: 0,
+    devminor: 0,
+    xattrs: undefined,
+    paxRecords: undefined,
+    format: 0,
+  }
+  if (blk.magic !== 'v7') {
+    h.uname = parseBytes(b.subarray(265, 297))
+    h.gname = parseBytes(b.subarray(297, 329))
+    h.devmajor = num(329, 337, 'devmajor')
+    h.devminor = num(337, 345, 'devminor')
+    let prefix = ''
+    if (blk.magic === 'ustar') prefix = parseBytes(b.subarray(345, 500))
+    else if (blk.magic === 'star') {
+      prefix = parseBytes(b.subarray(345, 476))
+      h.accessTime = { sec: num(476, 488, 'atime'), nsec: 0 }
+      h.changeTime = { sec: num(488, 500, 'ctime'), nsec: 0 }
+    } else {
+      const a = gnuTime(b, 345)
+      const c = gnuTime(b, 357)
+      if (a === null || c === null) {
+        // A pre-Go 1.8 writer's prefix in the GNU time fields: Go reads it as a prefix instead.
+        p.format = 0
+        const s = parseBytes(b.subarray(345, 500))
+        if (/^[\x00-\x7f]*$/.test(s)) prefix = s
+      } else {
+        h.accessTime = a
+        h.changeTime = c
+      }
+    }
+    if (prefix !== '') h.name = `${prefix}/${h.name}`
+  }
+  if (p.pax) {
+    const recs = new Map<string, string>()
+    for (const [k, raw] of p.pax) {
+      const v = raw.toString('latin1')
+      recs.set(Buffer.from(k, 'utf8').toString('latin1'), v)
+    }
+    for (const [k, v] of recs) {
+      if (v === '') continue
+      switch (k) {
+        case 'path': h.name = v; break
+        case 'linkpath': h.linkname = v; break
+        case 'uname': h.uname = v; break
+        case 'gname': h.gname = v; break
+        case 'uid': h.uid = paxInt(v, k, at); break
+        case 'gid': h.gid = paxInt(v, k, at); break
+        case 'size': h.size = paxInt(v, k, at); break
+        case 'mtime': h.modTime = goPaxTime(v, at); break
+        case 'atime': h.accessTime = goPaxTime(v, at); break
+        case 'ctime': h.changeTime = goPaxTime(v, at); break
+        default:
+          if (k.startsWith('SCHILY.xattr.')) (h.xattrs ??= new Map()).set(k.slice('SCHILY.xattr.'.length), v)
+      }
+    }
+    h.paxRecords = recs
+  }
+  if (p.longNameRaw) h.name = p.longNameRaw
+  if (p.longLinkRaw) h.linkname = p.longLinkRaw
+  if (h.typeflag === 0) h.typeflag = h.name.endsWith('/') ? 0x35 : 0x30
+  let format = p.format
+  if (format & FORMAT_USTAR && format & FORMAT_PAX) format &= FORMAT_USTAR
+  h.format = format
+  return h
 }
 
 function paxInt(v: string, k: string, at: number): number {
@@ -357,4 +502,21 @@ export function ustarRegularHeader(name: string, size: number): Buffer {
 
 export function paddingFor(size: number): number {
   return (BLOCK - (size % BLOCK)) % BLOCK
+}
+
+/**
+ * The header blocks estargz.Build writes for an entry: Build writes each entry into a part's tar
+ * with tar.Writer, and the estargz Writer reads that tar back and writes every header again, so
+ * the header goes through Go's Reader and Writer twice. The second pass matters: the first
+ * chooses a format for a header of unknown format, the second honours the one it chose.
+ */
+export function goEntryHeader(h: GoHeader): Buffer {
+  const first = goWriteHeader(h)
+  let again: GoHeader | undefined
+  const scanner = new TarScanner((e) => {
+    again ??= e.go
+  })
+  scanner.push(first)
+  if (again === undefined) throw new Error(`internal: Go tar header for ${JSON.stringify(h.name)} did not read back`)
+  return goWriteHeader(again)
 }

@@ -10,7 +10,7 @@ import type { ConvertOptions } from './convert.js'
  * Bump when the writer's bytes change for the same input and settings for any reason other than
  * the gzip encoder (entry order, tar headers, TOC layout).
  */
-export const ESTARGZ_WRITER_VERSION = '2'
+export const ESTARGZ_WRITER_VERSION = '3'
 
 /**
  * The gzip encoder that compresses the members, by name and version. 'go' is our port of Go's

@@ -1,7 +1,7 @@
 /**
  * The eStargz writer: tar (plain or gzip) in, eStargz out, in two passes over a local spool so
  * memory does not grow with the layer. Entries are ordered as Go's estargz.Build orders them,
- * each entry's header blocks are copied unchanged from the input, every non-empty regular file
+ * each entry's header blocks are re-encoded as Go's tar.Writer writes them (go-tar-header.ts), every non-empty regular file
  * payload and every chunk of a large one starts a new gzip member, the TOC rides alone in the
  * last member before the footer.
  */
@@ -20,7 +20,7 @@ import { estargzParts } from './writer-id.js'
 import { MemberWriter, type GzipCompressor } from './members.js'
 import { isLandmark, orderEntries, type Ordered } from './order.js'
 import { indexTarFile, spoolLayer, type SpooledTar, type SpoolLimits } from './spool.js'
-import { BLOCK, paddingFor, ustarRegularHeader, type TarEntry } from './tar.js'
+import { BLOCK, goEntryHeader, paddingFor, ustarRegularHeader, type TarEntry } from './tar.js'
 import { marshalToc, type TocEntry } from './toc.js'
 
 const gzipAsync = promisify(gzipCb)
@@ -257,7 +257,7 @@ async function writeFromSpool(spool: SpooledTar, sink: BlobSink, opts: EstargzOp
         continue
       }
       const e = item
-      await emit(await reader.read(e.headerStart, e.dataStart - e.headerStart))
+      await emit(goEntryHeader(e.go))
       let xattrs: Record<string, string> | undefined
       if (e.xattrs) {
         xattrs = {}

@@ -85,7 +85,7 @@ describe('the eStargz conversion settings', () => {
   it('spell out the defaults, so a default flag and no flag share a memo', () => {
     expect(estargzConversion({})).toEqual({
       kind: 'estargz',
-      settings: { 'chunk-size': '4194304', level: '9', prioritized: 'none', writer: '2', compressor: 'go-flate-go1.26', parts: String(availableParallelism()) },
+      settings: { 'chunk-size': '4194304', level: '9', prioritized: 'none', writer: '3', compressor: 'go-flate-go1.26', parts: String(availableParallelism()) },
     })
     expect(estargzConversion({ level: 9, chunkSize: 4 << 20, prioritizedFiles: [], compressor: 'go', parts: availableParallelism() })).toEqual(estargzConversion({}))
   })
