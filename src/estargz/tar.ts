@@ -1,8 +1,9 @@
 /**
  * Just enough tar for eStargz: an incremental header scanner that reads entries the way Go's
  * archive/tar does (USTAR prefix, PAX records, GNU long names, base-256 numbers, the legacy NUL
- * type flag) and remembers where each entry's header blocks and payload lie, so the writer can
- * copy them byte for byte; and the USTAR header Go's tar.Writer writes for the landmark and TOC.
+ * type flag), giving for each entry the tar.Header Go's Reader would return (which the writer
+ * re-encodes as Go's Writer does, go-tar-header.ts) and where its payload lies; and the USTAR
+ * header Go's tar.Writer writes for the landmark and TOC.
  *
  * Payload bytes are never held: the scanner only sees them go by.
  */
