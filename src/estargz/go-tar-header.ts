@@ -11,6 +11,8 @@
  * test and key order are those of the bytes, as in Go.
  */
 
+import { UnsupportedTarEntryError } from './errors.js'
+
 /** Go's tar.Format bits (format.go). */
 export const FORMAT_V7 = 1
 export const FORMAT_USTAR = 2
@@ -59,7 +61,8 @@ const TYPE_GNU_LONGLINK = 0x4b
 
 const BASIC_KEYS = new Set(['path', 'linkpath', 'size', 'uid', 'gid', 'uname', 'gname', 'mtime', 'atime', 'ctime'])
 
-export class GoTarHeaderError extends Error {}
+/** A Header Go's WriteHeader refuses (so estargz.Build fails on the layer too). */
+export class GoTarHeaderError extends UnsupportedTarEntryError {}
 
 function isASCII(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto'
 import { gunzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
+import { UnsupportedTarEntryError } from '../../src/estargz/errors.js'
 import { goWriteHeader } from '../../src/estargz/go-tar-header.js'
 import { goEntryHeader, TarScanner, type TarEntry } from '../../src/estargz/tar.js'
 import { tarBuffer, type TarEntry as KitEntry } from '../../src/testkit/tar.js'
@@ -106,5 +107,12 @@ describe("Go's tar header encoding", () => {
       [`gnu/${'l'.repeat(120)}`]: [1536, '8a700cae5f1b5096', '8a700cae5f1b5096'],
       'gnu/link': [1536, '69de902fc505dd7c', '69de902fc505dd7c'],
     })
+  })
+
+  it("refuses what Go's WriteHeader refuses, so the layer fails as estargz.Build fails on it", async () => {
+    // Go: "archive/tar: cannot encode header: filename may not have trailing slash" for a
+    // type '0' entry named `foo/` (checked with test/fixtures/go-tar and estargz-check build).
+    const [file] = scan(await tarBuffer([{ path: 'foo', type: 'file', content: '' }]))
+    expect(() => goEntryHeader({ ...file!.go, name: 'foo/' })).toThrow(UnsupportedTarEntryError)
   })
 })
