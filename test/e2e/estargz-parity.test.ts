@@ -35,13 +35,22 @@ async function ok(r: Promise<{ code: number | null; stdout: string; stderr: stri
   return done.stdout
 }
 
-/** Each layer's digest and TOC digest, from the manifest a containerd image points at. */
-async function layersOf(name: string): Promise<Array<{ digest: string; toc: string | undefined }>> {
+type Layer = { platform: string | undefined; digest: string; toc: string | undefined }
+
+/** Each layer's digest and TOC digest, from the manifest (or every manifest of the index) a containerd image points at. */
+async function layersOf(name: string): Promise<Layer[]> {
   const line = (await ok(ctr([...ns, 'images', 'ls']))).split('\n').find((l) => l.startsWith(`${name} `))
   const target = line?.split(/\s+/)[2]
   expect(target, `${name} is not in containerd`).toMatch(/^sha256:/)
-  const manifest = JSON.parse(await ok(ctr([...ns, 'content', 'get', target as string]))) as { layers: Array<{ digest: string; annotations?: Record<string, string> }> }
-  return manifest.layers.map((l) => ({ digest: l.digest, toc: l.annotations?.[TOC] }))
+  const walk = async (digest: string, platform: string | undefined): Promise<Layer[]> => {
+    const doc = JSON.parse(await ok(ctr([...ns, 'content', 'get', digest]))) as {
+      layers?: Array<{ digest: string; annotations?: Record<string, string> }>
+      manifests?: Array<{ digest: string; platform?: { os: string; architecture: string } }>
+    }
+    if (doc.manifests) return (await Promise.all(doc.manifests.map((m) => walk(m.digest, `${m.platform?.os}/${m.platform?.architecture}`)))).flat()
+    return (doc.layers ?? []).map((l) => ({ platform, digest: l.digest, toc: l.annotations?.[TOC] }))
+  }
+  return walk(target as string, undefined)
 }
 
 beforeAll(async () => {
@@ -88,7 +97,7 @@ describe('image convert --estargz against ctr-remote image convert --estargz --o
   }, 300_000)
 })
 
-describe('the testkit multi fixture (headers in the testkit layout, re-encoded as Go does)', () => {
+describe('the testkit fixtures: multi (a chunked 5 MiB file, hard links) and the multi-platform index (headers in the testkit layout, re-encoded as Go does)', () => {
   let fx: Fixtures
   beforeAll(async () => {
     fx = await buildFixtures(join(tmpdir(), 'ipcr-fixtures'))
@@ -100,6 +109,28 @@ describe('the testkit multi fixture (headers in the testkit layout, re-encoded a
     const theirs = (await ok(ctrRemote([...ns, 'i', 'ipfs-push', fx.multi.name]))).trim().split('\n').pop()
     expect(ours).toMatch(/^bafkrei[a-z2-7]+$/)
     expect(ours).toBe(theirs)
+  }, 300_000)
+
+  it('the multi-platform index: one root CID for this host\'s platform and for --all-platforms', async () => {
+    await ok(ctr([...ns, 'images', 'import', '--all-platforms', fx.platforms.tar]))
+    const roots = []
+    for (const flags of [[], ['--all-platforms']]) {
+      const ours = (await ok(ipcr([...ns, 'i', 'ipfs-push', ...flags, fx.platforms.name]))).trim()
+      const theirs = (await ok(ctrRemote([...ns, 'i', 'ipfs-push', ...flags, fx.platforms.name]))).trim().split('\n').pop()
+      expect(ours).toMatch(/^bafkrei[a-z2-7]+$/)
+      expect(ours, flags.join(' ')).toBe(theirs)
+      roots.push(ours)
+    }
+    expect(roots[0]).not.toBe(roots[1])
+  }, 300_000)
+
+  it('image convert --estargz --all-platforms on the index: the same layer and TOC digests on every platform', async () => {
+    await ok(ipcr([...ns, 'i', 'convert', '--estargz', '--all-platforms', fx.platforms.name, 'ipcr.test/platforms-ipcr:1']))
+    await ok(ctrRemote([...ns, 'i', 'convert', '--estargz', '--oci', '--all-platforms', fx.platforms.name, 'ipcr.test/platforms-ctr:1']))
+    const [a, b] = [await layersOf('ipcr.test/platforms-ipcr:1'), await layersOf('ipcr.test/platforms-ctr:1')]
+    expect(new Set(a.map((l) => l.platform)).size).toBeGreaterThan(1)
+    expect(a.every((l) => l.toc?.startsWith('sha256:'))).toBe(true)
+    expect(a).toEqual(b)
   }, 300_000)
 
   it('image convert --estargz: the same layer and TOC digests', async () => {
