@@ -25,13 +25,20 @@ export function rigUp() {
   return () => { if (!given) execFileSync('bash', [rig, 'down', dir], { stdio: 'inherit' }) }
 }
 
-/** Run a command under /usr/bin/time; returns wall seconds and peak RSS in MiB. Throws on failure. */
+/** Run a command under /usr/bin/time; returns wall seconds, CPU seconds (user + system) and peak RSS in MiB. Throws on failure. */
 export function timed(cmd, args, opts = {}) {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], { encoding: 'utf8', env: { ...process.env, ...opts.env }, maxBuffer: 1 << 26 })
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M %U %S', cmd, ...args], { encoding: 'utf8', env: { ...process.env, ...opts.env }, maxBuffer: 1 << 26 })
   const last = r.stderr.trim().split('\n').pop() ?? ''
-  const [wall, kib] = last.split(' ').map(Number)
+  const [wall, kib, user, sys] = last.split(' ').map(Number)
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stderr}`)
-  return { wall, rssMiB: kib / 1024, stdout: r.stdout.trim() }
+  return { wall, cpu: user + sys, rssMiB: kib / 1024, stdout: r.stdout.trim() }
+}
+
+/** CPU seconds (user + system) a running process has used so far, its threads included. */
+export function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')
+  // utime and stime are fields 14 and 15 of stat(5), 12 and 13 after the pid and comm are cut off; in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 /** Seconds in a Go duration such as "1m2.5s", "965.39ms" or "812µs". */

@@ -29,7 +29,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { goSeconds, loadNow, median, peakMiB, resetPeak, startDistribution, startIpcrRegistry, timed } from './lib.mjs'
+import { cpuSeconds, goSeconds, loadNow, median, peakMiB, resetPeak, startDistribution, startIpcrRegistry, timed } from './lib.mjs'
 
 const BLOB_INFO_CACHE = '/var/lib/containers/cache'
 
@@ -105,8 +105,10 @@ export async function benchPush({ img, rounds, work, load0, privateRig }) {
     const ref = `${host}/${img.repo}-${round}:${round}`
     const digestFile = join(work, `digest-${who}-${round}`)
     pids.forEach(resetPeak)
+    const cpu0 = pids.map(cpuSeconds)
     const r = skopeoCopy(img.dir, ref, digestFile)
     r.peaks = pids.map(peakMiB)
+    r.cpus = pids.map((pid, i) => cpuSeconds(pid) - cpu0[i])
     const pushed = readFileSync(digestFile, 'utf8').trim()
     const served = JSON.parse(execFileSync('skopeo', ['inspect', '--tls-verify=false', `docker://${ref}`], { encoding: 'utf8' })).Digest
     if (pushed !== expected || served !== pushed) throw new Error(`${who}: skopeo pushed ${pushed} (the layout's manifest is ${expected}) and reads back ${served}`)
@@ -160,7 +162,8 @@ export async function benchPush({ img, rounds, work, load0, privateRig }) {
       r.tally = tally(r.requests)
       runs[who].push(r)
       const kubo = who === 'ipcr' ? ` (kubo ${r.peaks[1].toFixed(0)} MiB); root ${r.published.root}${r.gcSeconds !== undefined ? `; then gc dropped ${r.collected} blocks in ${r.gcSeconds.toFixed(1)} s` : ''}` : ''
-      console.error(`  round ${i} ${who}: ${r.wall.toFixed(2)} s; server peak RSS ${r.peaks[0].toFixed(0)} MiB${kubo}; ${brief(r.tally)}`)
+      const cpu = `CPU s: server ${r.cpus[0].toFixed(2)}${who === 'ipcr' ? `, kubo ${r.cpus[1].toFixed(2)}` : ''}, skopeo ${r.cpu.toFixed(2)}`
+      console.error(`  round ${i} ${who}: ${r.wall.toFixed(2)} s; ${cpu}; server peak RSS ${r.peaks[0].toFixed(0)} MiB${kubo}; ${brief(r.tally)}`)
     }
   }
 
@@ -177,6 +180,8 @@ export async function benchPush({ img, rounds, work, load0, privateRig }) {
   console.log(`  ipcr registry serve  ${o.toFixed(2)} s  (${list('ipcr')})   peak RSS ${peak('ipcr', 0).toFixed(0)} MiB (kubo ${peak('ipcr', 1).toFixed(0)} MiB)`)
   console.log(`  distribution         ${t.toFixed(2)} s  (${list('distribution')})   peak RSS ${peak('distribution', 0).toFixed(0)} MiB`)
   console.log(`  ratio ipcr/distribution = ${(o / t).toFixed(2)} (target <= 1.5: ${o / t <= 1.5 ? 'met' : 'NOT met'})`)
+  const cpuOf = (who, k) => med(who, (r) => r.cpus[k]).toFixed(2)
+  console.log(`  CPU seconds per push (medians): ipcr ${cpuOf('ipcr', 0)} + kubo ${cpuOf('ipcr', 1)} + skopeo ${med('ipcr', (r) => r.cpu).toFixed(2)}; distribution ${cpuOf('distribution', 0)} + skopeo ${med('distribution', (r) => r.cpu).toFixed(2)}`)
   // Blobs go up side by side, so summed request times overlap; the longest is on the critical path.
   const where = (who) => kinds.map((k) => {
     const sum = med(who, (r) => r.tally[k]?.sum ?? 0)
