@@ -1,18 +1,13 @@
 /**
  * Gzip members compressed on worker threads. The Go-exact encoder (./gzip) is JavaScript, so unlike
  * zlib it would otherwise run on the converting thread: a few workers give a layer's members the
- * parallelism zlib had on libuv's pool and Go's estargz.Build has across cores. The workers run the
- * eStargz worker script (worker.ts answers both kinds of message), found beside this module as
- * EstargzPool finds it; where it is missing (running from the TypeScript sources) members are
- * compressed in this thread instead. Idle workers exit after a moment, so nothing lingers.
- *
- * A layer converting in one of EstargzPool's workers sends its members over a port to the pool
- * that EstargzPool keeps in the main thread, so however many layers convert at once, one set of
- * gzip workers (one per core) does the compressing, and memory does not grow with layers x cores.
+ * parallelism zlib had on libuv's pool and Go's estargz.Build has across cores. The workers run
+ * worker.ts, found beside this module; where it is missing (running from the TypeScript sources)
+ * members are compressed in this thread instead. Idle workers exit after a moment, so nothing lingers.
  */
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { Worker, workerData, type MessagePort } from 'node:worker_threads'
+import { Worker } from 'node:worker_threads'
 import { IpcrError } from '../errors.js'
 import { gzipMember } from './gzip/index.js'
 
@@ -136,60 +131,10 @@ export function defaultWorkerUrl(): URL | undefined {
   return url.protocol === 'file:' && existsSync(fileURLToPath(url)) ? url : undefined
 }
 
-/** Jobs sent over a port to a GzipPool in another thread (see serveGzipPort). */
-class PortCompressor implements MemberCompressor {
-  private readonly pending = new Map<number, Pending>()
-  private nextId = 1
-
-  constructor(private readonly port: MessagePort) {
-    port.on('message', (reply: GzipReply) => {
-      const p = this.pending.get(reply.gzip.id)
-      if (!p) return
-      this.pending.delete(reply.gzip.id)
-      if ('out' in reply.gzip) p.resolve(reply.gzip.out)
-      else p.reject(new GzipWorkerError(`gzip worker: ${reply.gzip.error}`))
-      if (this.pending.size === 0) port.unref()
-    })
-    port.unref()
-  }
-
-  compress(data: Uint8Array, level: number, flush: boolean): Promise<Uint8Array> {
-    const id = this.nextId++
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject })
-      this.port.ref()
-      this.port.postMessage({ gzip: { id, level, flush, data } } satisfies GzipJob, transferable(data))
-    })
-  }
-}
-
-/** The main-thread side of a PortCompressor: every job arriving on `port` goes to `pool`. */
-export function serveGzipPort(port: MessagePort, pool: GzipPool): void {
-  port.on('message', (job: GzipJob) => {
-    const { id, level, flush, data } = job.gzip
-    pool.compress(data, level, flush).then(
-      (out) => port.postMessage({ gzip: { id, out } } satisfies GzipReply, transferable(out)),
-      (err: unknown) => port.postMessage({ gzip: { id, error: err instanceof Error ? err.message : String(err) } } satisfies GzipReply),
-    )
-  })
-  port.unref()
-}
-
-/** What EstargzPool hands its layer workers: the port to its gzip pool. */
-export interface GzipWorkerData {
-  gzipPort?: MessagePort
-}
-
 let shared: GzipPool | undefined
-let remote: PortCompressor | undefined
 
-/**
- * Where this thread's members go: the gzip pool of the EstargzPool that runs this thread, if any,
- * else this thread's own pool, made on first use with `size` workers (0: compress in this thread).
- */
+/** This thread's own pool, made on first use with `size` workers (0: compress in this thread). */
 export function memberCompressor(size: number): MemberCompressor {
-  const port = (workerData as GzipWorkerData | null | undefined)?.gzipPort
-  if (port && size > 0) return (remote ??= new PortCompressor(port))
   if (!shared || shared.size !== size) {
     void shared?.close()
     shared = new GzipPool(size, defaultWorkerUrl())

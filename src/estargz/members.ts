@@ -14,7 +14,7 @@ import { once } from 'node:events'
 import { promisify } from 'node:util'
 import { createGzip, gzip, type Gzip } from 'node:zlib'
 import { GzipMember } from './gzip/index.js'
-import { memberCompressor } from './gzip-pool.js'
+import type { MemberCompressor } from './gzip-pool.js'
 
 export type GzipCompressor = 'go' | 'zlib'
 
@@ -135,7 +135,7 @@ class GoMember extends Gathered implements Member {
   constructor(
     private readonly level: number,
     private readonly streamAbove: number,
-    private readonly workers: number,
+    private readonly pool: MemberCompressor,
   ) {
     super()
   }
@@ -172,7 +172,7 @@ class GoMember extends Gathered implements Member {
       }
       return
     }
-    memberCompressor(this.workers).compress(this.joined(), this.level, flushed).then((out) => {
+    this.pool.compress(this.joined(), this.level, flushed).then((out) => {
       this.take(out)
       this.settle.resolve()
     }, this.settle.reject)
@@ -197,8 +197,8 @@ export interface MemberWriterOptions {
   /** Input a member gathers before it is compressed as it arrives (and its writer waits on it). */
   maxQueued: number
   compressor: GzipCompressor
-  /** Worker threads for the 'go' compressor (0: this thread). */
-  workers: number
+  /** Where the 'go' compressor's members are compressed. */
+  pool: MemberCompressor
 }
 
 export class MemberWriter {
@@ -226,7 +226,7 @@ export class MemberWriter {
     while (this.open.length >= this.o.concurrency) await this.flushOldest()
     const m: Member = this.o.compressor === 'zlib'
       ? new ZlibMember(this.o.level, this.o.maxQueued)
-      : new GoMember(this.o.level, this.o.maxQueued, this.o.workers)
+      : new GoMember(this.o.level, this.o.maxQueued, this.o.pool)
     m.done.catch(() => undefined) // observed in flushOldest
     this.open.push(m)
     this.current = m

@@ -29,7 +29,7 @@ const SPACE_CHECK_EVERY = 64 << 20
 
 /**
  * Bounds on the spool, which is the layer expanded: a gzip bomb must stop long before it fills a
- * disk. Plain data, since it travels to worker threads.
+ * disk.
  */
 export interface SpoolLimits {
   /** The most the expanded tar may take; `limit` names the flag that raises it, `why` the bound's origin. */

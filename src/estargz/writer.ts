@@ -17,6 +17,7 @@ import type { Digest } from '../oci/digest.js'
 import { DEFAULT_CHUNK_SIZE, DEFAULT_COMPRESSION_LEVEL, LANDMARK_CONTENTS, TOC_TAR_NAME } from './constants.js'
 import { footerBytes } from './footer.js'
 import { estargzParts } from './writer-id.js'
+import { memberCompressor, type MemberCompressor } from './gzip-pool.js'
 import { MemberWriter, type GzipCompressor } from './members.js'
 import { isLandmark, orderEntries, type Ordered } from './order.js'
 import { indexTarFile, spoolLayer, type SpooledTar, type SpoolLimits } from './spool.js'
@@ -38,6 +39,8 @@ export interface EstargzOptions {
   compressor?: GzipCompressor
   /** Worker threads compressing members with the 'go' compressor; default the core count (at most 4), 0 for this thread. */
   gzipWorkers?: number
+  /** Compress the 'go' compressor's members here instead (EstargzPool's GzipPool); gzipWorkers then does not apply. */
+  compressWith?: MemberCompressor
   /**
    * Go's estargz.Build cuts the entries into this many parts by payload size and writes each part
    * with its own Writer, which starts a fresh gzip member at every part: the blob's bytes depend on
@@ -213,7 +216,7 @@ async function writeFromSpool(spool: SpooledTar, sink: BlobSink, opts: EstargzOp
   let uncompressedSize = 0
   // A member may take a whole chunk plus the headers after it before its writer waits on the
   // compressor, so a chunk never stalls the next one from being fed.
-  const members = new MemberWriter(out, { level, concurrency, maxQueued: 2 * chunkSize + (1 << 20), compressor, workers: gzipWorkers })
+  const members = new MemberWriter(out, { level, concurrency, maxQueued: 2 * chunkSize + (1 << 20), compressor, pool: opts.compressWith ?? memberCompressor(gzipWorkers) })
   const emit = async (b: Uint8Array) => {
     diffHash.update(b)
     uncompressedSize += b.byteLength

@@ -72,7 +72,7 @@ function scratchFailure(err: unknown, dir: string): unknown {
 }
 
 /**
- * A LayerConverter that turns every layer into eStargz on worker threads. Source layers are spooled
+ * A LayerConverter that turns every layer into eStargz through `pool`. Source layers are spooled
  * to scratch space (verified against their digest on the way), converted there, and the converted
  * blob is streamed from disk: memory stays bounded whatever the layer size, and disk by the limits.
  */
