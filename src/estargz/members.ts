@@ -2,8 +2,8 @@
  * A run of gzip members compressed concurrently and written out in order. Each member is an
  * independent gzip stream, so while one is still being deflated the next can already be fed: a
  * layer's chunks compress in parallel the way Go's estargz.Build splits its work across cores.
- * Memory stays bounded: at most `concurrency` members are open, and a member holding more than
- * `maxQueued` bytes is compressed as it arrives instead of whole.
+ * Memory stays bounded: open members hold at most about `maxOpenBytes` of input (and are at most
+ * `maxOpen`), and a member holding more than `maxQueued` bytes is compressed as it arrives instead of whole.
  *
  * Two compressors: 'go' (default) writes the bytes Go's compress/gzip writes, as stargz-snapshotter's
  * estargz package drives it (a Flush before each Close that a new chunk causes), so digests and CIDs
@@ -192,8 +192,10 @@ class GoMember extends Gathered implements Member {
 export interface MemberWriterOptions {
   /** gzip level. */
   level: number
-  /** Members compressing at once. */
-  concurrency: number
+  /** Members open at once, at most. */
+  maxOpen: number
+  /** Uncompressed bytes the open members may hold before a new one waits for the oldest to be written. */
+  maxOpenBytes: number
   /** Input a member gathers before it is compressed as it arrives (and its writer waits on it). */
   maxQueued: number
   compressor: GzipCompressor
@@ -203,6 +205,9 @@ export interface MemberWriterOptions {
 
 export class MemberWriter {
   private readonly open: Member[] = []
+  /** Uncompressed bytes written to each open member, and their sum. */
+  private readonly openSizes: number[] = []
+  private openBytes = 0
   private current: Member | undefined
   private written = 0
   private count = 0
@@ -223,12 +228,13 @@ export class MemberWriter {
    */
   async next(): Promise<number> {
     this.endCurrent(true)
-    while (this.open.length >= this.o.concurrency) await this.flushOldest()
+    while (this.open.length > 0 && (this.open.length >= this.o.maxOpen || this.openBytes >= this.o.maxOpenBytes)) await this.flushOldest()
     const m: Member = this.o.compressor === 'zlib'
       ? new ZlibMember(this.o.level, this.o.maxQueued)
       : new GoMember(this.o.level, this.o.maxQueued, this.o.pool)
     m.done.catch(() => undefined) // observed in flushOldest
     this.open.push(m)
+    this.openSizes.push(0)
     this.current = m
     return this.count++
   }
@@ -242,6 +248,9 @@ export class MemberWriter {
   async write(bytes: Uint8Array): Promise<void> {
     if (!this.current) await this.next()
     const m = this.current!
+    // The current member is the newest open one.
+    this.openSizes[this.openSizes.length - 1]! += bytes.byteLength
+    this.openBytes += bytes.byteLength
     if (!m.write(bytes) && m.queued > this.o.maxQueued) await m.drained()
   }
 
@@ -266,6 +275,7 @@ export class MemberWriter {
     if (m === this.current) this.endCurrent(true)
     await m.done
     this.open.shift()
+    this.openBytes -= this.openSizes.shift()!
     const out = m.out.length === 1 ? m.out[0]! : Buffer.concat(m.out, m.size)
     await this.sink(Buffer.isBuffer(out) ? out : Buffer.from(out.buffer, out.byteOffset, out.byteLength))
     m.out.length = 0
@@ -277,6 +287,8 @@ export class MemberWriter {
   abort(): void {
     for (const m of this.open) m.destroy()
     this.open.length = 0
+    this.openSizes.length = 0
+    this.openBytes = 0
     this.current = undefined
   }
 }
