@@ -22,6 +22,8 @@ export class EstargzPool {
   private readonly gzip: GzipPool
   /** The conversion running or last queued: the next one starts when it settles. */
   private tail: Promise<unknown> = Promise.resolve()
+  /** Conversions queued or running. */
+  private queued = 0
   private closed = false
 
   constructor(opts: EstargzPoolOptions = {}) {
@@ -33,9 +35,14 @@ export class EstargzPool {
     if (this.closed) return Promise.reject(new Error('EstargzPool is closed'))
     // One layer at a time: a second one would add its open members to memory, not speed (the gzip
     // workers are what bounds it).
+    this.queued++
     const run = this.tail.then(() => {
       if (this.closed) throw new Error('EstargzPool closed')
       return convertLayerFileToEstargz(inputPath, { ...opts, compressWith: this.gzip }, tmpDir)
+    }).finally(() => {
+      // The last layer is done: its gzip workers go now rather than after their idle time, while
+      // the converted layers are being stored (they come back for the next conversion).
+      if (--this.queued === 0) void this.gzip.close()
     })
     this.tail = run.catch(() => undefined)
     return run

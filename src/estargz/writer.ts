@@ -12,7 +12,6 @@ import { PassThrough, type Readable } from 'node:stream'
 import { once } from 'node:events'
 import { promisify } from 'node:util'
 import { gzip as gzipCb } from 'node:zlib'
-import { gzipMember } from './gzip/index.js'
 import type { Digest } from '../oci/digest.js'
 import { DEFAULT_CHUNK_SIZE, DEFAULT_COMPRESSION_LEVEL, LANDMARK_CONTENTS, TOC_TAR_NAME } from './constants.js'
 import { footerBytes } from './footer.js'
@@ -218,7 +217,8 @@ async function writeFromSpool(spool: SpooledTar, sink: BlobSink, opts: EstargzOp
   let uncompressedSize = 0
   // A member may take a whole chunk plus the headers after it before its writer waits on the
   // compressor, so a chunk never stalls the next one from being fed.
-  const members = new MemberWriter(out, { level, maxOpen: MAX_OPEN_MEMBERS, maxOpenBytes, maxQueued: 2 * chunkSize + (1 << 20), compressor, pool: opts.compressWith ?? memberCompressor(gzipWorkers) })
+  const gzipPool = opts.compressWith ?? memberCompressor(gzipWorkers)
+  const members = new MemberWriter(out, { level, maxOpen: MAX_OPEN_MEMBERS, maxOpenBytes, maxQueued: 2 * chunkSize + (1 << 20), compressor, pool: gzipPool })
   const emit = async (b: Uint8Array) => {
     diffHash.update(b)
     uncompressedSize += b.byteLength
@@ -324,9 +324,10 @@ async function writeFromSpool(spool: SpooledTar, sink: BlobSink, opts: EstargzOp
     const tocTar = Buffer.concat([ustarRegularHeader(TOC_TAR_NAME, tocJson.length), tocJson, ZEROS.subarray(0, paddingFor(tocJson.length)), ZEROS])
     diffHash.update(tocTar)
     uncompressedSize += tocTar.length
-    // Go writes the TOC member with Close alone, no Flush.
+    // Go writes the TOC member with Close alone, no Flush. It goes to the gzip workers as the
+    // others do, so this thread never builds a Deflater's tables of its own.
     let tocMember: Uint8Array
-    if (compressor === 'go') tocMember = gzipMember(tocTar, level)
+    if (compressor === 'go') tocMember = await gzipPool.compress(tocTar, level, false)
     else {
       tocMember = await gzipAsync(tocTar, { level })
       tocMember[9] = 0xff
