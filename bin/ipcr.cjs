@@ -12,6 +12,12 @@ const { Script } = require('node:vm')
 
 const bundle = join(__dirname, '..', 'dist', 'bundle', 'cli.cjs')
 const cacheFile = `${bundle}.cache`
+/**
+ * The V8 flags bin/ipcr starts node with. V8 rejects a code cache made under other flags, so
+ * scripts/bundle.mjs trains the cache under these same ones (test/unit/launcher.test.ts checks
+ * that bin/ipcr passes them); `node bin/ipcr.cjs` without them works, only compiling afresh.
+ */
+const nodeFlags = ['--max-semi-space-size=4']
 
 /**
  * Compile and evaluate the bundle as a CommonJS module.
@@ -28,7 +34,7 @@ function loadCli(options = {}) {
   return { main: mod.exports.main, script }
 }
 
-module.exports = { loadCli, cacheFile }
+module.exports = { loadCli, cacheFile, nodeFlags }
 
 if (require.main === module) {
   if (!existsSync(bundle)) {

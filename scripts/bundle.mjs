@@ -9,6 +9,7 @@
 //   dist/bundle/proto/          our .proto files, found beside the bundle as in dist/containerd/
 import { spawnSync } from 'node:child_process'
 import { cpSync, mkdtempSync, rmSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -65,7 +66,9 @@ const { main, script } = loadCli({ cache: false })
 })()`
 const env = { ...process.env, IPFS_PATH: join(scratch, 'ipfs'), IPCR_ROOT: join(scratch, 'root'), CONTAINERD_ADDRESS: nowhere }
 delete env.NODE_EXTRA_CA_CERTS
-const r = spawnSync(process.execPath, ['-e', trainer], { env, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] })
+// Under the flags bin/ipcr gives node: V8 takes a code cache only from a run with the same flags.
+const { nodeFlags } = createRequire(import.meta.url)(join(root, 'bin', 'ipcr.cjs'))
+const r = spawnSync(process.execPath, [...nodeFlags, '-e', trainer], { env, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] })
 if (r.status !== 0) {
   rmSync(scratch, { recursive: true, force: true })
   throw new Error(`training the code cache failed (${r.status ?? r.signal}):\n${r.stderr}`)
