@@ -47,6 +47,7 @@ export class TaskStdio {
   private readonly ended: Promise<void>[] = []
   private stdinPipe: Socket | undefined
   private stdinDone = false
+  private stdinRetry: NodeJS.Timeout | undefined
   private readonly detach: Array<() => void> = []
 
   constructor(private readonly fifos: FifoSet, private readonly io: LocalIo) {
@@ -65,15 +66,20 @@ export class TaskStdio {
   }
 
   /** Copy local stdin into the task; `onEnd` runs when it has all been written (to close the task's stdin). */
-  forwardStdin(onEnd: () => void): void {
-    if (this.fifos.stdin === '') return
+  forwardStdin(onEnd: () => void, retryMs = 5): void {
+    if (this.fifos.stdin === '' || this.stdinDone) return
     let w: Socket
     try {
       w = fifoWriter(this.fifos.stdin)
     } catch (err) {
-      // ENXIO: the shim has already closed the reading end because the task exited (a quick
-      // `echo`). Nobody will read stdin, so there is nothing to forward or to close.
-      if ((err as NodeJS.ErrnoException).code === 'ENXIO') { this.stdinDone = true; return }
+      // ENXIO: no reader holds the FIFO open yet. containerd's fifo package opens the shim's end in
+      // a goroutine, so Tasks.Create can return before it is open (seen on containerd 2.x); giving
+      // up here left the task's stdin open for ever and `cat` waiting on it. Try again until the
+      // shim opens it, or until close() says the task is gone and nobody will.
+      if ((err as NodeJS.ErrnoException).code === 'ENXIO') {
+        this.stdinRetry = setTimeout(() => this.forwardStdin(onEnd, Math.min(retryMs * 2, 100)), retryMs)
+        return
+      }
       throw err
     }
     this.stdinPipe = w
@@ -94,6 +100,7 @@ export class TaskStdio {
   /** Stop copying: local stdin is let go (so this process can exit) and the FIFO ends are closed. */
   close(): void {
     this.stdinDone = true
+    clearTimeout(this.stdinRetry)
     const { stdin } = this.io
     if (this.stdinPipe) stdin.unpipe(this.stdinPipe)
     this.stdinPipe?.destroy()

@@ -1,0 +1,43 @@
+import { PassThrough, Writable } from 'node:stream'
+import { afterEach, describe, expect, it } from 'vitest'
+import { fifoReader, makeFifos, removeFifos, type FifoSet } from '../../src/run/fifo.js'
+import { TaskStdio } from '../../src/run/stdio.js'
+
+let fifos: FifoSet | undefined
+afterEach(async () => { if (fifos) await removeFifos(fifos) })
+
+describe('TaskStdio.forwardStdin', () => {
+  it('waits for the shim to open the stdin FIFO when Tasks.Create returned before it did, then delivers everything and closes', { timeout: 10_000 }, async () => {
+    fifos = await makeFifos('t', { stdin: true, stdout: false, stderr: false })
+    const stdin = new PassThrough()
+    const sink = new Writable({ write: (_c, _e, cb) => cb() })
+    const stdio = new TaskStdio(fifos, { stdin, stdout: sink, stderr: sink })
+    const ended = new Promise<void>((resolve) => stdio.forwardStdin(resolve))
+    stdin.end('hi')
+    // The "shim" opens its reading end only now: before the fix this write was dropped for good.
+    await new Promise((resolve) => setTimeout(resolve, 60))
+    const reader = fifoReader(fifos.stdin)
+    const chunks: Buffer[] = []
+    reader.on('data', (c: Buffer) => chunks.push(c))
+    await Promise.all([ended, new Promise((resolve) => reader.once('end', resolve))])
+    expect(Buffer.concat(chunks).toString()).toBe('hi')
+    stdio.close()
+  })
+
+  it('stops trying once the run is closed (the task exited without opening stdin)', async () => {
+    fifos = await makeFifos('t', { stdin: true, stdout: false, stderr: false })
+    const stdin = new PassThrough()
+    const sink = new Writable({ write: (_c, _e, cb) => cb() })
+    const stdio = new TaskStdio(fifos, { stdin, stdout: sink, stderr: sink })
+    let ended = false
+    stdio.forwardStdin(() => { ended = true })
+    stdio.close()
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    // A reader now would find no writer from us: nothing was opened after close().
+    const reader = fifoReader(fifos.stdin)
+    const got = await Promise.race([new Promise((resolve) => reader.once('data', resolve)), new Promise((resolve) => setTimeout(() => resolve('none'), 100))])
+    reader.destroy()
+    expect(got).toBe('none')
+    expect(ended).toBe(false)
+  })
+})
