@@ -155,7 +155,7 @@ export async function runContainer(client: ContainerdClient, req: RunRequest, io
     exited.catch(() => undefined)
     // End of local stdin closes the task's stdin, except on a pty: the shim hangs the terminal up
     // when its stdin closes, which would end a session that was never meant to read its input.
-    stdio?.forwardStdin(() => { if (!req.tty) client.tasks.closeStdin(id).catch(() => undefined) })
+    await stdio?.forwardStdin(() => { if (!req.tty) client.tasks.closeStdin(id).catch(() => undefined) })
     if (req.tty) restoreTerminal = enterRawMode(io)
     await client.tasks.start(id, call)
     phase = 'running'

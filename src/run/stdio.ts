@@ -48,6 +48,7 @@ export class TaskStdio {
   private stdinPipe: Socket | undefined
   private stdinDone = false
   private stdinRetry: NodeJS.Timeout | undefined
+  private stdinWaiting: (() => void) | undefined
   private readonly detach: Array<() => void> = []
 
   constructor(private readonly fifos: FifoSet, private readonly io: LocalIo) {
@@ -65,21 +66,35 @@ export class TaskStdio {
     }
   }
 
-  /** Copy local stdin into the task; `onEnd` runs when it has all been written (to close the task's stdin). */
-  forwardStdin(onEnd: () => void, retryMs = 5): void {
-    if (this.fifos.stdin === '' || this.stdinDone) return
+  /**
+   * Copy local stdin into the task; `onEnd` runs when it has all been written (to close the task's
+   * stdin). Resolves once the FIFO is open for writing, or at close(): the caller starts the task
+   * only then, so the task never runs before its input can reach it.
+   */
+  forwardStdin(onEnd: () => void): Promise<void> {
+    return new Promise((resolve) => {
+      // Not for ever: past 10 s the task starts anyway and the tries go on behind it.
+      const cap = setTimeout(resolve, 10_000)
+      this.stdinWaiting = () => { clearTimeout(cap); resolve() }
+      this.openStdin(onEnd, this.stdinWaiting, 5)
+    })
+  }
+
+  private openStdin(onEnd: () => void, opened: () => void, retryMs: number): void {
+    if (this.fifos.stdin === '' || this.stdinDone) { opened(); return }
     let w: Socket
     try {
       w = fifoWriter(this.fifos.stdin)
     } catch (err) {
       // ENXIO: no reader holds the FIFO open yet. containerd's fifo package opens the shim's end in
-      // a goroutine, so Tasks.Create can return before it is open (seen on containerd 2.x); giving
-      // up here left the task's stdin open for ever and `cat` waiting on it. Try again until the
-      // shim opens it, or until close() says the task is gone and nobody will.
+      // a goroutine, so Tasks.Create can return before it is open; giving up here (as this once
+      // did) left the task's stdin open for ever and `cat` waiting on it. Try again until the shim
+      // has it open, or until close() says the task is gone and nobody will.
       if ((err as NodeJS.ErrnoException).code === 'ENXIO') {
-        this.stdinRetry = setTimeout(() => this.forwardStdin(onEnd, Math.min(retryMs * 2, 100)), retryMs)
+        this.stdinRetry = setTimeout(() => this.openStdin(onEnd, opened, Math.min(retryMs * 2, 100)), retryMs)
         return
       }
+      opened()
       throw err
     }
     this.stdinPipe = w
@@ -88,6 +103,7 @@ export class TaskStdio {
     const { stdin } = this.io
     stdin.on('error', () => w.end())
     stdin.pipe(w)
+    opened()
   }
 
   /** Resolves when the task's output has all arrived, or after `timeoutMs` when something keeps a FIFO open. */
@@ -101,6 +117,7 @@ export class TaskStdio {
   close(): void {
     this.stdinDone = true
     clearTimeout(this.stdinRetry)
+    this.stdinWaiting?.()
     const { stdin } = this.io
     if (this.stdinPipe) stdin.unpipe(this.stdinPipe)
     this.stdinPipe?.destroy()

@@ -12,10 +12,12 @@ describe('TaskStdio.forwardStdin', () => {
     const stdin = new PassThrough()
     const sink = new Writable({ write: (_c, _e, cb) => cb() })
     const stdio = new TaskStdio(fifos, { stdin, stdout: sink, stderr: sink })
-    const ended = new Promise<void>((resolve) => stdio.forwardStdin(resolve))
+    let opened = false
+    const ended = new Promise<void>((resolve) => { void stdio.forwardStdin(resolve).then(() => { opened = true }) })
     stdin.end('hi')
     // The "shim" opens its reading end only now: before the fix this write was dropped for good.
     await new Promise((resolve) => setTimeout(resolve, 60))
+    expect(opened, 'the task is not started before its stdin can be written').toBe(false)
     const reader = fifoReader(fifos.stdin)
     const chunks: Buffer[] = []
     reader.on('data', (c: Buffer) => chunks.push(c))
@@ -30,8 +32,9 @@ describe('TaskStdio.forwardStdin', () => {
     const sink = new Writable({ write: (_c, _e, cb) => cb() })
     const stdio = new TaskStdio(fifos, { stdin, stdout: sink, stderr: sink })
     let ended = false
-    stdio.forwardStdin(() => { ended = true })
+    const opened = stdio.forwardStdin(() => { ended = true })
     stdio.close()
+    await opened // close() lets the caller go on
     await new Promise((resolve) => setTimeout(resolve, 100))
     // A reader now would find no writer from us: nothing was opened after close().
     const reader = fifoReader(fifos.stdin)
