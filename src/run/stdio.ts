@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net'
 import type { Readable, Writable } from 'node:stream'
+import { UnavailableError } from '../errors.js'
 import { fifoReader, fifoWriter, type FifoSet } from './fifo.js'
 
 /** The local side of a run: by default this process's stdin, stdout and stderr. */
@@ -69,18 +70,25 @@ export class TaskStdio {
   /**
    * Copy local stdin into the task; `onEnd` runs when it has all been written (to close the task's
    * stdin). Resolves once the FIFO is open for writing, or at close(): the caller starts the task
-   * only then, so the task never runs before its input can reach it.
+   * only then, so the task never runs before its input can reach it. Rejects when the FIFO cannot
+   * be opened for another reason than "no reader yet", on the first try or a later one, so that the
+   * run fails with that error instead of the process dying of it inside a timer.
    */
   forwardStdin(onEnd: () => void): Promise<void> {
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       // Not for ever: past 10 s the task starts anyway and the tries go on behind it.
       const cap = setTimeout(resolve, 10_000)
       this.stdinWaiting = () => { clearTimeout(cap); resolve() }
-      this.openStdin(onEnd, this.stdinWaiting, 5)
+      const failed = (err: unknown): void => {
+        clearTimeout(cap)
+        this.stdinDone = true
+        reject(new UnavailableError(`cannot open the task's stdin FIFO ${this.fifos.stdin}: ${(err as Error).message}`, { cause: err }))
+      }
+      this.openStdin(onEnd, this.stdinWaiting, failed, 5)
     })
   }
 
-  private openStdin(onEnd: () => void, opened: () => void, retryMs: number): void {
+  private openStdin(onEnd: () => void, opened: () => void, failed: (err: unknown) => void, retryMs: number): void {
     if (this.fifos.stdin === '' || this.stdinDone) { opened(); return }
     let w: Socket
     try {
@@ -91,11 +99,11 @@ export class TaskStdio {
       // did) left the task's stdin open for ever and `cat` waiting on it. Try again until the shim
       // has it open, or until close() says the task is gone and nobody will.
       if ((err as NodeJS.ErrnoException).code === 'ENXIO') {
-        this.stdinRetry = setTimeout(() => this.openStdin(onEnd, opened, Math.min(retryMs * 2, 100)), retryMs)
-        return
+        this.stdinRetry = setTimeout(() => this.openStdin(onEnd, opened, failed, Math.min(retryMs * 2, 100)), retryMs)
+      } else {
+        failed(err)
       }
-      opened()
-      throw err
+      return
     }
     this.stdinPipe = w
     w.on('error', () => undefined) // the task exited without reading it all: not our error

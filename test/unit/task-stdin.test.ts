@@ -44,3 +44,19 @@ describe('TaskStdio.forwardStdin', () => {
     expect(ended).toBe(false)
   })
 })
+
+describe('TaskStdio.forwardStdin failures', () => {
+  it('rejects with a one-line error naming the FIFO when a retried open fails for another reason than "no reader yet"', async () => {
+    fifos = await makeFifos('t', { stdin: true, stdout: false, stderr: false })
+    const stdin = new PassThrough()
+    const sink = new Writable({ write: (_c, _e, cb) => cb() })
+    const stdio = new TaskStdio(fifos, { stdin, stdout: sink, stderr: sink })
+    const opened = stdio.forwardStdin(() => undefined)
+    opened.catch(() => undefined)
+    // The first open finds no reader (ENXIO) and is retried; the FIFO is gone before the retry.
+    await removeFifos(fifos)
+    await expect(opened).rejects.toThrow(/^cannot open the task's stdin FIFO .*t-stdin: ENOENT/)
+    await expect(opened).rejects.toThrow(/^[^\n]*$/)
+    stdio.close()
+  })
+})
