@@ -2,7 +2,7 @@
 // a session untouched past its TTL is gone with its bytes, and one resumed by a new process
 // (its hash state lost, as after kill -9 and a restart) still commits the right digest.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { mkdtemp, readdir, rm, utimes } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, utimes } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sha256Digest } from '../../src/oci/digest.js'
@@ -35,6 +35,24 @@ describe('upload sessions', () => {
     again = await restarted.append(again, chunks('world'), { start: 6 })
     expect(await restarted.digest(again)).toBe(sha256Digest('hello world'))
     await expect(restarted.get('org/other', s.id)).rejects.toThrow(RegistryError)
+  })
+
+  it('keeps every byte of a body larger than a write batch, and takes all of it back when it fails late', async () => {
+    const area = new UploadArea(join(dir, 'd'), { ttlMs: 60_000, maxBlobSize: 8 << 20 })
+    const parts = Array.from({ length: 50 }, (_, i) => Buffer.alloc(65_536 + i, i)) // 3.2 MiB in odd sizes
+    async function* body(fail: boolean): AsyncGenerator<Uint8Array> {
+      for (const p of parts) yield p
+      if (fail) throw new Error('the client went away')
+    }
+    let s = await area.start('org/app')
+    s = await area.append(s, chunks('head'))
+    await expect(area.append(s, body(true))).rejects.toThrow(/went away/)
+    expect((await area.get('org/app', s.id)).offset).toBe(4)
+    s = await area.append(s, body(false))
+    const whole = Buffer.concat([Buffer.from('head'), ...parts])
+    expect(s.offset).toBe(whole.length)
+    expect(await readFile(join(dir, 'd', s.id, 'data'))).toEqual(whole)
+    expect(await area.digest(s)).toBe(sha256Digest(whole))
   })
 
   it('forgets a session untouched past its TTL, bytes and all', async () => {

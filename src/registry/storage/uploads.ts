@@ -21,6 +21,9 @@ export interface UploadAreaOptions {
   maxBlobSize: number
 }
 
+/** How many bytes of a request's body are written to its upload's file at once. */
+const WRITE_BATCH = 1 << 20
+
 const idPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 /**
@@ -80,13 +83,28 @@ export class UploadArea {
     if (!hashing) this.hashes.delete(session.id)
     const fh = await open(this.dataPath(session.id), 'a')
     let offset = session.offset
+    // The request's chunks (64 KiB from node:http) go to the file 1 MiB at a time, in one writev:
+    // a write per chunk cost twice the CPU (50 vs 20-30 ms per 63 MiB, measured), on a push that
+    // is CPU-bound on two cores.
+    let pending: Uint8Array[] = []
+    let pendingBytes = 0
+    const flush = async (): Promise<void> => {
+      if (pending.length === 0) return
+      const batch = pending
+      pending = []
+      pendingBytes = 0
+      await fh.writev(batch)
+    }
     try {
       for await (const chunk of body) {
         offset += chunk.byteLength
         if (offset > this.o.maxBlobSize) throw new RegistryError('SIZE_INVALID', `the blob would exceed ${this.o.maxBlobSize} bytes (the server's --max-layer-size)`)
         hashing?.hash.update(chunk)
-        await fh.write(chunk)
+        pending.push(chunk)
+        pendingBytes += chunk.byteLength
+        if (pendingBytes >= WRITE_BATCH) await flush()
       }
+      await flush()
       if (o.length !== undefined && offset - session.offset !== o.length) {
         throw new RegistryError('SIZE_INVALID', `the chunk declared ${o.length} bytes and carried ${offset - session.offset}`)
       }
