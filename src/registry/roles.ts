@@ -42,13 +42,16 @@ export interface BlobUploads {
   get(repo: string, id: string): Promise<UploadSession>
   append(session: UploadSession, body: AsyncIterable<Uint8Array>, o?: { start?: number; length?: number }): Promise<UploadSession>
   digest(session: UploadSession): Promise<Digest>
+  /** Mark the session's checked bytes as becoming the blob `digest`: closed to clients, kept across a restart. */
+  seal(session: UploadSession, digest: Digest): Promise<void>
   bytes(session: UploadSession): AsyncIterable<Uint8Array>
   remove(id: string): Promise<void>
 }
 
 /** Where verified blobs are kept (storage/blobs.ts). */
 export interface BlobKeeper {
-  commit(repo: string, digest: Digest, size: number, bytes: () => AsyncIterable<Uint8Array>): Promise<StoredBlob>
+  /** Keep checked bytes as `digest` in `repo`, the IPFS add running on after the return; `release` runs once the bytes are no longer needed. */
+  accept(repo: string, digest: Digest, size: number, bytes: () => AsyncIterable<Uint8Array>, release: () => Promise<void>): void
   /** Link a blob `from` holds (any kept blob, without `from`) into `repo`; undefined when there is none. */
   mount(repo: string, from: string | undefined, digest: Digest): Promise<StoredBlob | undefined>
   delete(repo: string, digest: Digest): Promise<boolean>

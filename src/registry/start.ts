@@ -60,13 +60,14 @@ export async function startRegistry(ipfs: IpfsBackend, o: StartOptions): Promise
   })
   const dir = o.storageDir ?? join(ipcrRoot(o.env), 'registry')
   const meta = new RegistryMetadata(fsDriver(dir))
-  const blobs = new PushedBlobs(meta, ipfs)
+  const blobs = new PushedBlobs(meta, ipfs, o.notify)
   const content = new RegistryContent(meta, blobs, catalog)
   const closing: Array<() => Promise<void>> = []
   let writes: RegistryWrites | undefined
   if (o.push) {
     const limits = o.limits ?? defaultLimits
     const uploads = new UploadArea(join(dir, 'uploads'), { ttlMs: o.push.uploadTtlMs, maxBlobSize: limits.layerSize })
+    await resumeCommits(uploads, blobs)
     await uploads.sweep()
     const sweeper = setInterval(() => { void uploads.sweep().catch(() => undefined) }, Math.min(o.push.uploadTtlMs, 3_600_000))
     sweeper.unref()
@@ -78,7 +79,7 @@ export async function startRegistry(ipfs: IpfsBackend, o: StartOptions): Promise
     // use, which made the first manifest PUT after a start ~20 ms slower (bench/registry --side push,
     // a fresh server per round); load it now, while nothing waits on it.
     void ipfs.ipns().catch(() => undefined)
-    closing.push(async () => { clearInterval(sweeper); await publisher.close() })
+    closing.push(async () => { clearInterval(sweeper); await blobs.drain(); await publisher.close() })
     writes = { uploads, blobs, manifests: new PushedManifests(meta, blobs, ipfs, publisher, o.notify), allowDelete: o.push.allowDelete }
   }
   const pinning = ipfs.pinning
@@ -100,6 +101,21 @@ export async function startRegistry(ipfs: IpfsBackend, o: StartOptions): Promise
       await server.close()
       for (const c of closing) await c()
     },
+  }
+}
+
+/**
+ * Commits answered before a restart whose IPFS add had not finished: each session's bytes are
+ * hashed again (the process that checked them is gone, and the file was not fsync'd) and, still
+ * matching, added as the commit would have; a session that no longer matches is removed.
+ */
+async function resumeCommits(uploads: UploadArea, blobs: PushedBlobs): Promise<void> {
+  for (const { session, digest } of await uploads.sealed()) {
+    if ((await uploads.digest(session)) !== digest) {
+      await uploads.remove(session.id)
+      continue
+    }
+    blobs.accept(session.repo, digest, session.offset, () => uploads.bytes(session), () => uploads.remove(session.id))
   }
 }
 

@@ -12,7 +12,8 @@ import { rangeHeader, type UploadSession } from '../storage/uploads.js'
  *   session when `from` does not hold the blob, as the spec allows; without `from`, any blob kept here);
  * - `PATCH …/uploads/<id>`: a chunk, in order (`Content-Range: start-end`, else 416);
  * - `PUT …/uploads/<id>?digest=`: the last chunk if any, then the commit, which keeps the blob only
- *   if the bytes hash to the digest (DIGEST_INVALID otherwise, and the session is gone);
+ *   if the bytes hash to the digest (DIGEST_INVALID otherwise, and the session is gone), answered
+ *   once the bytes are sealed, with the blob's IPFS add still running;
  * - `GET …/uploads/<id>`: where the session stands (204, `Range: 0-<last byte>`);
  * - `DELETE …/uploads/<id>`: cancel (204).
  */
@@ -30,8 +31,9 @@ export function uploadHandlers(uploads: BlobUploads, blobs: BlobKeeper): { POST:
       await uploads.remove(session.id)
       throw new RegistryError('DIGEST_INVALID', `the ${session.offset} bytes uploaded hash to ${actual}, not ${digest}; nothing was kept`)
     }
-    await blobs.commit(repo, digest, session.offset, () => uploads.bytes(session))
-    await uploads.remove(session.id)
+    // Answered once sealed; the IPFS add runs on behind the answer (PushedBlobs.accept says why).
+    await uploads.seal(session, digest)
+    blobs.accept(repo, digest, session.offset, () => uploads.bytes(session), () => uploads.remove(session.id))
     return created(repo, digest)
   }
 

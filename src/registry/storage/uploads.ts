@@ -2,7 +2,7 @@ import { createHash, randomUUID, type Hash } from 'node:crypto'
 import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Digest } from '../../oci/digest.js'
-import { readRange } from '../../util/fs-util.js'
+import { readRange, writeFileAtomic } from '../../util/fs-util.js'
 import { RegistryError } from '../errors.js'
 
 /** An upload in progress: its id (the last part of its Location), repository and bytes so far. */
@@ -39,6 +39,8 @@ const idPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 export class UploadArea {
   private readonly hashes = new Map<string, { hash: Hash; offset: number }>()
   private readonly busy = new Set<string>()
+  /** Sessions whose bytes checked out and wait for their blob's add (seal). */
+  private readonly sealedIds = new Set<string>()
 
   constructor(private readonly dir: string, private readonly o: UploadAreaOptions) {}
 
@@ -59,7 +61,7 @@ export class UploadArea {
     const meta = await readFile(join(this.sessionDir(id), 'session.json'), 'utf8').then((t) => JSON.parse(t) as { repo: string; startedAt: number }, () => undefined)
     if (meta?.repo !== repo) throw unknown
     const data = await stat(this.dataPath(id)).catch(() => undefined)
-    if (data === undefined) throw unknown
+    if (data === undefined || this.sealedIds.has(id)) throw unknown
     if (Date.now() - data.mtimeMs > this.o.ttlMs) {
       await this.remove(id)
       throw unknown
@@ -131,6 +133,31 @@ export class UploadArea {
     return `sha256:${hash.digest('hex')}`
   }
 
+  /**
+   * The session's bytes hash to `digest` and are to become that blob: no client can write to or
+   * ask after the session any more, expiry leaves it alone, and a restart finds it (sealed()) to
+   * finish the commit, so a blob whose commit was answered is not lost with the process.
+   */
+  async seal(session: UploadSession, digest: Digest): Promise<void> {
+    await writeFileAtomic(this.sealPath(session.id), Buffer.from(JSON.stringify({ digest })))
+    this.sealedIds.add(session.id)
+    this.hashes.delete(session.id)
+  }
+
+  /** Every sealed session (a restart's unfinished commits) with the digest it was sealed as. */
+  async sealed(): Promise<Array<{ session: UploadSession; digest: Digest }>> {
+    const out: Array<{ session: UploadSession; digest: Digest }> = []
+    for (const id of (await readdir(this.dir).catch(() => [] as string[])).filter((n) => idPattern.test(n))) {
+      const seal = await readFile(this.sealPath(id), 'utf8').then((t) => JSON.parse(t) as { digest: Digest }, () => undefined)
+      const meta = await readFile(join(this.sessionDir(id), 'session.json'), 'utf8').then((t) => JSON.parse(t) as { repo: string; startedAt: number }, () => undefined)
+      const data = await stat(this.dataPath(id)).catch(() => undefined)
+      if (!seal || !meta || !data) continue
+      this.sealedIds.add(id)
+      out.push({ session: { id, repo: meta.repo, startedAt: meta.startedAt, offset: data.size }, digest: seal.digest })
+    }
+    return out
+  }
+
   /** The session's bytes, for the commit to add to IPFS. */
   bytes(session: UploadSession): AsyncIterable<Uint8Array> {
     return readRange(this.dataPath(session.id))
@@ -138,6 +165,7 @@ export class UploadArea {
 
   async remove(id: string): Promise<void> {
     this.hashes.delete(id)
+    this.sealedIds.delete(id)
     await rm(this.sessionDir(id), { recursive: true, force: true })
   }
 
@@ -147,7 +175,8 @@ export class UploadArea {
     let removed = 0
     for (const id of ids) {
       const touched = await stat(this.dataPath(id)).then((s) => s.mtimeMs, () => 0)
-      if (Date.now() - touched > this.o.ttlMs && !this.busy.has(id)) {
+      const sealed = this.sealedIds.has(id) || (await stat(this.sealPath(id)).then(() => true, () => false))
+      if (Date.now() - touched > this.o.ttlMs && !this.busy.has(id) && !sealed) {
         await this.remove(id)
         removed++
       }
@@ -157,6 +186,10 @@ export class UploadArea {
 
   private sessionDir(id: string): string {
     return join(this.dir, id)
+  }
+
+  private sealPath(id: string): string {
+    return join(this.dir, id, 'sealed.json')
   }
 
   private dataPath(id: string): string {
