@@ -24,7 +24,8 @@
 // servers log each request (ipcr's JSON access log; distribution's "response completed" lines at
 // info level, which a config without log.level, such as Debian's own, gets): the summary sums
 // their durations by kind, to show where the time goes. On ipcr's side a blob's PUT (the commit)
-// is its IPFS add, and the manifest PUT makes and publishes the IPFS-enabled image.
+// is answered before its IPFS add ends, and the manifest PUT waits for the adds still running, then
+// makes and publishes the IPFS-enabled image.
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'

@@ -34,7 +34,8 @@ const idPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
  * client may ask where it stands and go on.
  *
  * The digest is computed as chunks arrive (one pass); only a session resumed after a restart,
- * whose hash state died with the old process, is read back once to hash it.
+ * whose hash state died with the old process, is read back once to hash it. A session whose
+ * digest checked is sealed (seal) until its blob is kept: see PushedBlobs.accept.
  */
 export class UploadArea {
   private readonly hashes = new Map<string, { hash: Hash; offset: number }>()
@@ -58,7 +59,7 @@ export class UploadArea {
   async get(repo: string, id: string): Promise<UploadSession> {
     const unknown = new RegistryError('BLOB_UPLOAD_UNKNOWN', `no upload ${id.slice(0, 64)} is in progress in ${repo}`)
     if (!idPattern.test(id)) throw unknown
-    const meta = await readFile(join(this.sessionDir(id), 'session.json'), 'utf8').then((t) => JSON.parse(t) as { repo: string; startedAt: number }, () => undefined)
+    const meta = await this.meta(id)
     if (meta?.repo !== repo) throw unknown
     const data = await stat(this.dataPath(id)).catch(() => undefined)
     if (data === undefined || this.sealedIds.has(id)) throw unknown
@@ -149,7 +150,7 @@ export class UploadArea {
     const out: Array<{ session: UploadSession; digest: Digest }> = []
     for (const id of (await readdir(this.dir).catch(() => [] as string[])).filter((n) => idPattern.test(n))) {
       const seal = await readFile(this.sealPath(id), 'utf8').then((t) => JSON.parse(t) as { digest: Digest }, () => undefined)
-      const meta = await readFile(join(this.sessionDir(id), 'session.json'), 'utf8').then((t) => JSON.parse(t) as { repo: string; startedAt: number }, () => undefined)
+      const meta = await this.meta(id)
       const data = await stat(this.dataPath(id)).catch(() => undefined)
       if (!seal || !meta || !data) continue
       this.sealedIds.add(id)
@@ -158,9 +159,9 @@ export class UploadArea {
     return out
   }
 
-  /** The session's bytes, for the commit to add to IPFS. */
+  /** The session's bytes as its commit checked them (the first `offset`), for the commit to add to IPFS. */
   bytes(session: UploadSession): AsyncIterable<Uint8Array> {
-    return readRange(this.dataPath(session.id))
+    return readRange(this.dataPath(session.id), 0, session.offset)
   }
 
   async remove(id: string): Promise<void> {
@@ -186,6 +187,11 @@ export class UploadArea {
 
   private sessionDir(id: string): string {
     return join(this.dir, id)
+  }
+
+  /** What start() wrote of a session, or undefined when there is no such session. */
+  private meta(id: string): Promise<{ repo: string; startedAt: number } | undefined> {
+    return readFile(join(this.sessionDir(id), 'session.json'), 'utf8').then((t) => JSON.parse(t) as { repo: string; startedAt: number }, () => undefined)
   }
 
   private sealPath(id: string): string {
