@@ -8,7 +8,7 @@ import type { IpnsService } from './ipns.js'
 export interface IpfsBackend {
   /** For the stderr line that says which backend is used. */
   readonly description: string
-  /** Store a blob as a UnixFS file and pin it; resolves to its CID, checked against our own computation. */
+  /** Store a blob as a UnixFS file and pin it; resolves to its CID, which is checked to be our profile's (profile-shape.ts on kubo). */
   add(bytes: AsyncIterable<Uint8Array>, options?: { signal?: AbortSignal }): Promise<CID>
   /** A UnixFS file's bytes, optionally a range of them. */
   cat(cid: CID, options?: { offset?: number; length?: number; signal?: AbortSignal }): AsyncIterable<Uint8Array>
