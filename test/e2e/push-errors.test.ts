@@ -22,6 +22,12 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true })
 })
 
+/** Bytes in a kubo repo's flatfs blocks directory (du: what has been stored so far). */
+async function blocksBytes(dir: string): Promise<number> {
+  const r = await runOk('du', ['-sb', dir]).catch(() => undefined)
+  return r ? Number(r.stdout.split('\t')[0]) : 0
+}
+
 const push = (image: string, extra: string[] = [], env?: NodeJS.ProcessEnv) =>
   ipcr(['i', 'ipfs-push', '--estargz=false', ...extra, image], env ? { env } : {})
 
@@ -79,8 +85,13 @@ describe('ipfs-push refuses bad input cleanly', () => {
     })
     const image = await writeRandomImage(join(work, 'big'), { layerSize: 512 << 20, seed: 'kill-kubo' })
     const pushing = push(`oci-layout:${image.dir}`, [], env)
-    // Let the upload start, then take kubo away.
-    await new Promise((r) => setTimeout(r, 1500))
+    // Take kubo away once it has stored part of the layer, so the add is under way; not after a
+    // fixed wait: a push of the whole 512 MiB once took less than the 1.5 s this test used to wait.
+    const deadline = Date.now() + 60_000
+    while ((await blocksBytes(join(repo, 'blocks'))) < 32 << 20) {
+      if (Date.now() > deadline) throw new Error('kubo stored nothing of the layer within 60 s')
+      await new Promise((r) => setTimeout(r, 20))
+    }
     daemon.kill('SIGKILL')
     const line = expectCleanFailure(await pushing)
     expect(line).toMatch(/kubo at http:\/\/127\.0\.0\.1:\d+ (stopped answering|did not answer)/)
