@@ -4,7 +4,8 @@
 //    `ipcr run` prints its file, and ctr-remote pulls the same image by the root CID the server logged.
 // 2. skopeo reads ceo/app:1 back with the manifest digest it pushed.
 // 3. Bad input: bytes that do not match their digest, a manifest naming a blob never uploaded, wrong
-//    credentials, kill -9 in the middle of a chunked upload, and eight clients pushing one image at once.
+//    credentials, kill -9 in the middle of a chunked upload, kill -9 after a commit was answered but
+//    before its IPFS add ended, and eight clients pushing one image at once.
 // ipcr's CLI on B (rpull, run) and ctr-remote reach B's kubo from the root namespace, as
 // test/e2e/ipns-network.test.ts does; containerd is the rig's, wiped between pulls.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -60,6 +61,17 @@ async function req(base: string, method: string, path: string, body?: Uint8Array
 
 function errorCode(body: Buffer): string | undefined {
   return (JSON.parse(body.toString()) as { errors: Array<{ code: string }> }).errors[0]?.code
+}
+
+/** The pid of a node's kubo daemon: the `ipfs daemon` whose IPFS_PATH is the node's repo. */
+async function kuboPid(node: ClusterNode): Promise<number> {
+  for (const pid of (await readdir('/proc')).filter((n) => /^\d+$/.test(n))) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
+    if (!cmdline.split('\0').includes('daemon')) continue
+    const environ = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '')
+    if (environ.split('\0').includes(`IPFS_PATH=${node.ipfsPath}`)) return Number(pid)
+  }
+  throw new Error(`no ipfs daemon runs with IPFS_PATH=${node.ipfsPath}`)
 }
 
 /** How many blocks a kubo node holds. */
@@ -425,6 +437,33 @@ describe('bad input', () => {
     expect(bySkopeo.code, bySkopeo.stderr).toBe(0)
     expect(onePush(srv, 'ceo/crash:1').digest).toBe(await layoutDigest(u3.layout))
     console.log(`registry push: after kill -9 mid-chunk and a restart, the upload ${how}; restart to a pushed image ${seconds(t0)} s`)
+  })
+
+  it('kill -9 after a blob commit was answered but before its IPFS add ended: the restart finishes the commit', async () => {
+    const storage = join(work, 'sealed-storage')
+    let srv = await serve(['--storage', storage])
+    const blob = randomBytes(4 << 20)
+    const digest = sha256(blob)
+    // kubo frozen, so the add behind the commit's answer cannot end before the kill.
+    const kubo = await kuboPid(a)
+    process.kill(kubo, 'SIGSTOP')
+    try {
+      const put = await req(srv.url, 'POST', `/v2/ceo/sealed/blobs/uploads/?digest=${digest}`, blob, { 'content-type': 'application/octet-stream' })
+      expect(put.status, put.body.toString()).toBe(201) // answered while kubo could not have stored a byte
+      const sessions = await readdir(join(storage, 'uploads'))
+      expect(sessions).toHaveLength(1)
+      expect(JSON.parse(await readFile(join(storage, 'uploads', sessions[0] as string, 'sealed.json'), 'utf8'))).toEqual({ digest })
+      const exited = new Promise((resolve) => srv.proc.once('exit', resolve))
+      srv.proc.kill('SIGKILL')
+      await exited
+    } finally {
+      process.kill(kubo, 'SIGCONT')
+    }
+    srv = await serve(['--storage', storage])
+    const served = await req(srv.url, 'GET', `/v2/ceo/sealed/blobs/${digest}`)
+    expect(served.status).toBe(200)
+    expect(served.body.equals(blob)).toBe(true)
+    expect(await readdir(join(storage, 'uploads'))).toEqual([])
   })
 
   it('eight skopeo copies of one image to ceo/app:8 at once all succeed, with one root that IPNS gives on A and on B', async () => {
