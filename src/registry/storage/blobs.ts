@@ -34,7 +34,7 @@ export class PushedBlobs {
    * Keep verified bytes as `digest` in `repo`. Bytes IPFS already holds under this digest (pushed
    * to any repository) are not added again.
    */
-  async commit(repo: string, digest: Digest, size: number, bytes: () => AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<StoredBlob> {
+  private async commit(repo: string, digest: Digest, size: number, bytes: () => AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<StoredBlob> {
     let blob = await this.meta.blob(digest)
     if (blob?.size !== size) {
       blob = { cid: cidText(await this.ipfs.add(bytes(), signal ? { signal } : {})), size }

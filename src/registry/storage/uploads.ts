@@ -148,7 +148,7 @@ export class UploadArea {
   /** Every sealed session (a restart's unfinished commits) with the digest it was sealed as. */
   async sealed(): Promise<Array<{ session: UploadSession; digest: Digest }>> {
     const out: Array<{ session: UploadSession; digest: Digest }> = []
-    for (const id of (await readdir(this.dir).catch(() => [] as string[])).filter((n) => idPattern.test(n))) {
+    for (const id of await this.ids()) {
       const seal = await readFile(this.sealPath(id), 'utf8').then((t) => JSON.parse(t) as { digest: Digest }, () => undefined)
       const meta = await this.meta(id)
       const data = await stat(this.dataPath(id)).catch(() => undefined)
@@ -172,21 +172,25 @@ export class UploadArea {
 
   /** Remove sessions untouched for longer than the TTL (at start, and now and then); returns how many. */
   async sweep(): Promise<number> {
-    const ids = (await readdir(this.dir).catch(() => [] as string[])).filter((n) => idPattern.test(n))
     let removed = 0
-    for (const id of ids) {
+    for (const id of await this.ids()) {
       const touched = await stat(this.dataPath(id)).then((s) => s.mtimeMs, () => 0)
-      const sealed = this.sealedIds.has(id) || (await stat(this.sealPath(id)).then(() => true, () => false))
-      if (Date.now() - touched > this.o.ttlMs && !this.busy.has(id) && !sealed) {
-        await this.remove(id)
-        removed++
-      }
+      if (Date.now() - touched <= this.o.ttlMs || this.busy.has(id)) continue
+      // Sealed sessions wait for their blob's add, however old their bytes (seal).
+      if (this.sealedIds.has(id) || (await stat(this.sealPath(id)).then(() => true, () => false))) continue
+      await this.remove(id)
+      removed++
     }
     return removed
   }
 
   private sessionDir(id: string): string {
     return join(this.dir, id)
+  }
+
+  /** The ids of every session in the area. */
+  private async ids(): Promise<string[]> {
+    return (await readdir(this.dir).catch(() => [] as string[])).filter((n) => idPattern.test(n))
   }
 
   /** What start() wrote of a session, or undefined when there is no such session. */
